@@ -1,0 +1,203 @@
+"""AgeGenderClassifier: the Hub-loadable model with `predict` for files and arrays."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+import torch
+from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from torch import nn
+
+from .audio import MAX_SECONDS, load_audio
+from .config import ModelConfig
+from .features import LogMel, split_windows, to_db
+from .model import MAMCNN, ModelOutput
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "checkpoints"
+MODEL_ENV = "AGEGENDER_MODEL"
+
+
+@dataclass
+class WindowResult:
+    start: float  # seconds
+    end: float
+    probabilities: dict[str, dict[str, float]]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {task: max(p, key=p.get) for task, p in self.probabilities.items()}
+
+
+@dataclass
+class Prediction:
+    """What the model says about one recording, and the pictures behind it."""
+
+    probabilities: dict[str, dict[str, float]]  # task -> label -> probability, averaged over windows
+    spectrogram: np.ndarray  # (n_mels, frames) log-mel power in dB of the trimmed speech
+    time_attention: np.ndarray | None  # (frames,) in [0, 1]; None for the ungated "paper" variant
+    freq_attention: np.ndarray | None  # (n_mels,) in [0, 1]
+    windows: list[WindowResult] = field(default_factory=list)
+    duration: float = 0.0  # seconds of trimmed speech analysed
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {task: max(p, key=p.get) for task, p in self.probabilities.items()}
+
+    @property
+    def gender(self) -> str | None:
+        return self.labels.get("gender")
+
+    @property
+    def age(self) -> str | None:
+        return self.labels.get("age")
+
+    @property
+    def age_gender(self) -> str | None:
+        return self.labels.get("age_gender")
+
+    def to_dict(self) -> dict:
+        return {**{t: self.labels.get(t) for t in ("gender", "age", "age_gender")}, "probabilities": self.probabilities}
+
+
+class AgeGenderClassifier(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="agegender",
+    tags=["audio-classification", "age-recognition", "gender-recognition", "mam-cnn"],
+    license="mit",
+):
+    """Log-mel front end + MAM-CNN, with every setting in `config` (saved as config.json)."""
+
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.features = LogMel(self.config)
+        self.net = MAMCNN(self.config)
+
+    def forward(self, spectrograms: torch.Tensor) -> ModelOutput:
+        return self.net(spectrograms)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, repo_id_or_dir: str | os.PathLike | None = None, **kwargs) -> "AgeGenderClassifier":
+        """Load a Hub id or local directory; None means $AGEGENDER_MODEL, else the bundled `checkpoints/`."""
+        if repo_id_or_dir is None:
+            repo_id_or_dir = os.environ.get(MODEL_ENV) or BUNDLED_MODEL
+        model = super().from_pretrained(repo_id_or_dir, **kwargs)
+        model.source = str(repo_id_or_dir)
+        return model
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
+                         map_location: str = "cpu", **model_kwargs):  # fmt: skip
+        """Strict load: every weight must be present with the right shape, or this raises."""
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            weights = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)
+            if not os.path.isfile(weights):
+                raise FileNotFoundError(f"{model_id} has no {constants.SAFETENSORS_SINGLE_FILE}")
+        else:
+            weights = hf_hub_download(
+                repo_id=model_id,
+                filename=constants.SAFETENSORS_SINGLE_FILE,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        state = safetensors.torch.load_file(weights, device=str(map_location))
+        model.net.load_state_dict(state, strict=True)
+        return model.to(map_location).eval()
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Only the network's weights are stored; the front end is rebuilt from the config."""
+        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        safetensors.torch.save_file(state, str(save_directory / constants.SAFETENSORS_SINGLE_FILE))
+
+    # -- inference ---------------------------------------------------------------------------------
+
+    def load(self, source, sample_rate: int | None = None, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+        """Decode and check one file or array: mono speech at the model's sample rate."""
+        return load_audio(source, sample_rate, self.config.sample_rate, max_seconds)
+
+    def predict(self, source, sample_rate: int | None = None) -> Prediction:
+        """Classify one file path or sample array (give `sample_rate` with an array)."""
+        return self.predict_batch([source], sample_rate)[0]
+
+    def predict_batch(self, sources, sample_rate: int | None = None, batch_size: int = 32) -> list[Prediction]:
+        """Classify many files or arrays, running their windows through the network in batches."""
+        return self.classify_waveforms([self.load(s, sample_rate) for s in sources], batch_size)
+
+    @torch.inference_mode()
+    def classify_waveforms(self, waveforms: list[np.ndarray], batch_size: int = 32) -> list[Prediction]:
+        """Classify waveforms already returned by `load`."""
+        self.eval()
+        if not waveforms:
+            return []
+        cfg = self.config
+        spectrograms, windows, owners, starts = [], [], [], []
+        for i, wave in enumerate(waveforms):
+            spec = self.features(torch.from_numpy(wave).to(self.device).unsqueeze(0))[0]
+            spectrograms.append(spec)
+            w, s = split_windows(spec, cfg.window_frames, cfg.window_hop_frames)
+            windows.append(w)
+            owners += [i] * len(s)
+            starts += s
+        outputs = [self(chunk) for chunk in torch.cat(windows).split(batch_size)]
+        probs = {t: torch.cat([o.logits[t] for o in outputs]).float().softmax(-1).cpu() for t in cfg.tasks}
+        gated = outputs[0].time_attention is not None
+        time_att = torch.cat([o.time_attention for o in outputs]).float().cpu() if gated else None
+        freq_att = torch.cat([o.freq_attention for o in outputs]).float().cpu() if gated else None
+
+        seconds_per_frame = cfg.hop_length / cfg.sample_rate
+        owners_t = torch.tensor(owners)
+        results = []
+        for i, spec in enumerate(spectrograms):
+            rows = torch.nonzero(owners_t == i).flatten()
+            frames = spec.shape[-1]
+            window_results = [
+                WindowResult(
+                    start=starts[r] * seconds_per_frame,
+                    end=min(starts[r] + cfg.window_frames, frames) * seconds_per_frame,
+                    probabilities={t: self._named(t, probs[t][r]) for t in cfg.tasks},
+                )
+                for r in rows.tolist()
+            ]
+            mean = {t: self._named(t, probs[t][rows].mean(0)) for t in cfg.tasks}
+            time_map = freq_map = None
+            if gated:
+                time_map = self._stitch(time_att[rows], [starts[r] for r in rows.tolist()], frames)
+                freq_map = freq_att[rows].mean(0).numpy()
+            results.append(
+                Prediction(
+                    probabilities=mean,
+                    spectrogram=to_db(spec).cpu().numpy(),
+                    time_attention=time_map,
+                    freq_attention=freq_map,
+                    windows=window_results,
+                    duration=len(waveforms[i]) / cfg.sample_rate,
+                )
+            )
+        return results
+
+    def _named(self, task: str, p: torch.Tensor) -> dict[str, float]:
+        return {label: round(float(v), 6) for label, v in zip(self.config.labels[task], p)}
+
+    def _stitch(self, maps: torch.Tensor, starts: list[int], frames: int) -> np.ndarray:
+        """Average overlapping per-window time maps into one map over the clip's frames."""
+        size = self.config.window_frames
+        if frames <= size:
+            return maps[0, :frames].numpy()
+        total, count = torch.zeros(frames), torch.zeros(frames)
+        for m, s in zip(maps, starts):
+            total[s : s + size] += m
+            count[s : s + size] += 1
+        return (total / count).numpy()
