@@ -90,6 +90,12 @@ class AgeGenderClassifier(
         """Load a Hub id or local directory; None means $AGEGENDER_MODEL, else the bundled `checkpoints/`."""
         if repo_id_or_dir is None:
             repo_id_or_dir = os.environ.get(MODEL_ENV) or BUNDLED_MODEL
+        name = str(repo_id_or_dir)
+        if os.path.isdir(name):
+            if not os.path.isfile(os.path.join(name, constants.CONFIG_NAME)):
+                raise FileNotFoundError(f"{name} has no {constants.CONFIG_NAME}")
+        elif os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1:
+            raise FileNotFoundError(f"no model directory at {name} (and it is not a Hub id)")
         model = super().from_pretrained(repo_id_or_dir, **kwargs)
         model.source = str(repo_id_or_dir)
         return model
