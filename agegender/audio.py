@@ -18,6 +18,7 @@ MAX_SECONDS = 600.0
 MIN_SAMPLE_RATE = 8000
 SILENCE_DBFS = -55.0  # a recording whose loudest 25 ms frame is quieter than this is silent
 SPEECH_RANGE_DB = 40.0  # frames this far below the loudest one count as pauses
+MIN_MODULATION_DB = 6.0  # speech rises and falls by syllable; a steadier sound is noise or a tone
 FFMPEG_FORMATS = {".m4a", ".mp4", ".aac", ".webm", ".wma", ".amr", ".3gp", ".mkv", ".mov"}
 
 
@@ -138,6 +139,9 @@ def trim_to_speech(samples: np.ndarray, sample_rate: int, margin: float = 0.1) -
         raise TooShortError(
             f"only {voiced_seconds:.2f} s of sound found; at least {MIN_SPEECH_SECONDS} s of speech is needed"
         )
+    low, high = np.percentile(levels[active[0] : active[-1] + 1], [10, 90])
+    if high - low < MIN_MODULATION_DB:
+        raise NoSpeechError("no speech found: the sound is steady (noise or a tone), not speech")
     pad = int(margin * sample_rate)
     start = max(0, active[0] * hop - pad)
     end = min(len(samples), active[-1] * hop + int(0.025 * sample_rate) + pad)

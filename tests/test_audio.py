@@ -26,7 +26,7 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
 def test_resamples_to_model_rate_keeping_pitch(rate):
     t = np.arange(3 * rate) / rate
-    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))
     out = load_audio(tone, rate)
     assert out.dtype == np.float32
     assert abs(len(out) - 3 * 16000) <= 0.1 * 16000  # a little trimming at the edges at most
@@ -138,6 +138,15 @@ def test_short_burst_in_long_silence():
 def test_silence():
     with pytest.raises(NoSpeechError, match="silent"):
         load_audio(np.zeros(16000 * 2, dtype=np.float32), 16000)
+
+
+@pytest.mark.parametrize("kind", ["noise", "tone"])
+def test_steady_sound_is_not_speech(kind):
+    t = np.arange(3 * 16000) / 16000
+    rng = np.random.default_rng(0)
+    x = 0.1 * rng.standard_normal(len(t)) if kind == "noise" else 0.3 * np.sin(2 * np.pi * 220 * t)
+    with pytest.raises(NoSpeechError, match="steady"):
+        load_audio(x.astype(np.float32), 16000)
 
 
 def test_silent_file(tmp_path):
