@@ -41,6 +41,21 @@ def build(demo: Demo) -> gr.Blocks:
     tasks = demo.tasks
     # Uploaded and recorded files are removed from gradio's cache an hour after they arrive.
     with gr.Blocks(title="Age and gender from speech", delete_cache=(600, 3600), analytics_enabled=False) as page:
+        # Outputs are made first (unrendered) so the examples can sit beside the input; rendered below.
+        summary = gr.Markdown("Results appear here after you click **Classify**.", label="Summary",
+                              elem_id="summary", render=False)  # fmt: skip
+        gender = gr.Label(label="Gender", num_top_classes=2, visible="gender" in tasks, elem_id="gender",
+                          render=False)  # fmt: skip
+        age = gr.Label(label="Age group", num_top_classes=3, visible="age" in tasks, elem_id="age", render=False)
+        joint = gr.Label(label="Age and gender (joint)", num_top_classes=3, visible="age_gender" in tasks,
+                         elem_id="age-gender", render=False)  # fmt: skip
+        # The figures carry their own titles; they appear with the first result.
+        plot_args = dict(show_label=False, visible=False, elem_classes="plot-panel", format="png", render=False)
+        spectrogram = gr.Plot(label="Spectrogram with time and frequency attention", elem_id="spectrogram", **plot_args)
+        overlay = gr.Plot(label="Attention overlay", elem_id="overlay", **plot_args)
+        timeline = gr.Plot(label="Per-window timeline", elem_id="timeline", **plot_args)
+        outputs = [summary, gender, age, joint, spectrogram, overlay, timeline]
+
         gr.Markdown(
             "# Age and gender from speech\n"
             "Record your voice or upload a clip: a MAM-CNN (Tursunov et al., *Sensors* 2021) guesses the "
@@ -54,40 +69,31 @@ def build(demo: Demo) -> gr.Blocks:
                     elem_id="audio-input",
                 )  # fmt: skip
                 with gr.Row():
-                    clear = gr.ClearButton(value="Clear", scale=1)
                     button = gr.Button("Classify", variant="primary", scale=2, elem_id="classify")
+                    clear = gr.ClearButton(value="Clear", scale=1, elem_id="clear")
                 gr.Markdown(demo.limits_markdown(), elem_id="limits")
+                if EXAMPLES:
+                    gr.Examples(
+                        examples=[[str(p)] for p in EXAMPLES], inputs=[audio], outputs=outputs, fn=demo.classify,
+                        cache_examples=True, cache_mode="lazy", label="Example clips (synthetic espeak-ng voices)",
+                        api_name=False,
+                    )  # fmt: skip
             with gr.Column(scale=3, min_width=300):
-                summary = gr.Markdown("Results appear here after you click **Classify**.", elem_id="summary")
+                summary.render()
                 with gr.Row():
-                    gender = gr.Label(label="Gender", num_top_classes=2, visible="gender" in tasks, elem_id="gender")
-                    age = gr.Label(label="Age group", num_top_classes=3, visible="age" in tasks, elem_id="age")
-                joint = gr.Label(
-                    label="Age and gender (joint)", num_top_classes=3, visible="age_gender" in tasks,
-                    elem_id="age-gender",
-                )  # fmt: skip
-        spectrogram = gr.Plot(
-            label="Spectrogram with time attention (below) and frequency attention (right)",
-            elem_id="spectrogram", elem_classes="plot-panel", format="png",
-        )  # fmt: skip
-        overlay = gr.Plot(label="Attention overlay", elem_id="overlay", elem_classes="plot-panel", format="png")
-        timeline = gr.Plot(
-            label="Per-window timeline", visible=False, elem_id="timeline", elem_classes="plot-panel", format="png"
-        )
-        outputs = [summary, gender, age, joint, spectrogram, overlay, timeline]
+                    gender.render()
+                    age.render()
+                joint.render()
+        spectrogram.render()
+        overlay.render()
+        timeline.render()
         clear.add([audio, *outputs])
-
-        if EXAMPLES:
-            gr.Examples(
-                examples=[[str(p)] for p in EXAMPLES], inputs=[audio], outputs=outputs, fn=demo.classify,
-                cache_examples="lazy", label="Example clips (synthetic espeak-ng voices)", api_name=False,
-            )  # fmt: skip
         with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
             gr.Markdown(demo.how_it_works_markdown())
 
         button.click(demo.classify, inputs=audio, outputs=outputs, api_name="classify")
         # A JSON-only endpoint for API clients (gradio_client): labels, probabilities, windows, summary.
-        json_out = gr.JSON(visible=False)
+        json_out = gr.JSON(label="Result", visible=False)
         gr.Button(visible=False).click(demo.predict, inputs=audio, outputs=json_out, api_name="predict")
     page.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return page

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import plots
 from .audio import AudioError, NoSpeechError, TooLongError, TooShortError
-from .classifier import AgeGenderClassifier, Prediction
+from .classifier import BUNDLED_MODEL, AgeGenderClassifier, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class Demo:
             a.labels["gender"],
             a.labels["age"],
             a.labels["age_gender"],
-            a.spectrogram,
+            gr.Plot(value=a.spectrogram, visible=True),
             gr.Plot(value=a.overlay, visible=a.overlay is not None),
             gr.Plot(value=a.timeline, visible=a.timeline is not None),
         )
@@ -328,14 +328,17 @@ class Demo:
 
     def limits_markdown(self) -> str:
         return (
-            f"Clips up to **{self.max_seconds:.0f} s** and uploads up to **{MAX_FILE_SIZE.upper()}** "
+            f"Clips up to **{self.max_seconds:.0f} s** and uploads up to **{MAX_FILE_SIZE[:-2]} MB** "
             "(wav, flac, ogg, mp3, m4a, webm). Silence at the start and end is cut off; at least 0.5 s of "
             "speech is needed."
         )
 
     def model_markdown(self) -> str:
         status = "untrained placeholder, no measured accuracy" if self.facts.placeholder else "trained"
-        return f"Model: `{self.facts.source}` ({status}, {self.clf.config.variant} MAM-CNN)."
+        source = self.facts.source
+        if Path(source).resolve() == BUNDLED_MODEL.resolve():
+            source = "checkpoints/ (bundled)"
+        return f"Model: `{source}` ({status}, {self.clf.config.variant} MAM-CNN)."
 
     def how_it_works_markdown(self) -> str:
         cfg = self.clf.config

@@ -1,0 +1,110 @@
+"""Fixtures for the demo tests: the bundled model, audio files (good and bad) and a launched app."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+RATE = 16000
+
+
+@pytest.fixture(scope="session")
+def demo():
+    from agegender.demo import Demo
+
+    return Demo.load()  # the bundled checkpoint
+
+
+@pytest.fixture(scope="session")
+def long_clip() -> Path:
+    """An example clip longer than one 2.56 s window, so it has a timeline."""
+    return EXAMPLES / "en_male.wav"
+
+
+@pytest.fixture(scope="session")
+def audio_files(tmp_path_factory) -> dict[str, Path]:
+    """Good and bad inputs, written once."""
+    d = tmp_path_factory.mktemp("audio")
+    rng = np.random.default_rng(0)
+    speech, rate = sf.read(EXAMPLES / "fr_female.wav", dtype="float32")
+    files = {
+        "short_speech": d / "short_speech.wav",  # 1.5 s: a single window, no timeline
+        "silence": d / "silence.wav",
+        "too_short": d / "too_short.wav",
+        "too_long": d / "too_long.wav",
+        "corrupt": d / "corrupt.wav",
+        "empty": d / "empty.wav",
+        "not_audio": d / "notes.txt",
+        "five_seconds": d / "five_seconds.wav",
+    }
+    start = int(0.3 * rate)
+    sf.write(files["short_speech"], speech[start : start + int(1.5 * rate)], rate)
+    sf.write(files["silence"], np.zeros(3 * RATE, dtype=np.float32), RATE)
+    sf.write(files["too_short"], 0.3 * rng.standard_normal(int(0.3 * RATE)).astype(np.float32), RATE)
+    sf.write(files["too_long"], np.tile(speech, 14)[: 70 * rate], rate)  # 70 s > the 60 s limit
+    sf.write(files["five_seconds"], np.tile(speech, 2)[: 5 * rate], rate)
+    files["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + rng.bytes(200))
+    files["empty"].write_bytes(b"")
+    files["not_audio"].write_text("this is not audio\n")
+    return files
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """`python app.py` on a free localhost port with the bundled model; yields its URL."""
+    work = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_EXAMPLES_CACHE": str(work / "examples_cache"),
+        "GRADIO_TEMP_DIR": str(work / "gradio_tmp"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("AGEGENDER_MODEL", None)
+    log = open(work / "app.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env, stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{(work / 'app.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer within 180 s:\n{(work / 'app.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
