@@ -1,0 +1,31 @@
+import numpy as np
+
+from training.data import sampling_weights, spec_augment
+from training.metrics import majority, scores
+
+
+def test_scores():
+    s = scores([0, 0, 0, 1], [0, 0, 1, 1], ["a", "b", "c"])
+    assert s["accuracy"] == 0.75
+    assert np.isclose(s["uar"], (2 / 3 + 1) / 2)  # class c is absent: not averaged in
+    assert np.isclose(s["macro_f1"], (0.8 + 2 / 3) / 2)
+    assert s["confusion"] == [[2, 1, 0], [0, 1, 0], [0, 0, 0]] and s["absent_classes"] == ["c"]
+    m = majority([1, 1, 0], [0, 1, 1, 1], ["a", "b"])
+    assert m["majority_class"] == "b" and m["majority_accuracy"] == 0.75
+
+
+def test_sampling_weights_balance_and_speaker_cap():
+    items = [{"gender": "male", "age": "twenties", "speaker": "big"}] * 100
+    items += [{"gender": "female", "age": "teens", "speaker": f"s{i}"} for i in range(10)]
+    w = sampling_weights(items, power=1.0, speaker_cap=1000)
+    assert np.isclose(w[:100].sum(), w[100:].sum())
+    w = sampling_weights(items, power=0.0, speaker_cap=10)  # the big speaker counts as 10 clips
+    assert np.isclose(w[:100].sum(), 0.5)
+
+
+def test_spec_augment_masks_and_keeps_shape():
+    import torch
+
+    x = torch.randn(4, 64, 256)
+    y = spec_augment(x, time_masks=2, time_width=40, freq_masks=2, freq_width=10)
+    assert y.shape == x.shape and (y != x).any()

@@ -1,0 +1,58 @@
+"""Classification metrics without scikit-learn: accuracy, macro-F1, UAR, per-class scores, confusion.
+
+Macro averages (F1 and UAR = balanced accuracy = mean recall) run over the classes present in the
+reference labels, so a class missing from a split does not count as a zero.
+"""
+
+from collections import Counter
+
+import numpy as np
+
+
+def confusion(y_true, y_pred, n: int) -> np.ndarray:
+    """(n, n) counts: rows are the true class, columns the predicted one."""
+    m = np.zeros((n, n), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return m
+
+
+def scores(y_true, y_pred, labels: list[str]) -> dict:
+    """Accuracy, macro-F1, UAR, per-class precision/recall/F1/support and the confusion matrix."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    m = confusion(y_true, y_pred, len(labels))
+    tp = np.diag(m).astype(float)
+    support, predicted = m.sum(1).astype(float), m.sum(0).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    present = support > 0
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(tp.sum() / max(len(y_true), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "uar": float(recall[present].mean()) if present.any() else 0.0,
+        "per_class": {
+            name: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": int(s)}
+            for name, p, r, f, s in zip(labels, precision, recall, f1, support)
+        },
+        "confusion": m.tolist(),
+        "labels": list(labels),
+        "absent_classes": [name for name, s in zip(labels, support) if s == 0],
+    }
+
+
+def majority(y_train, y_true, labels: list[str]) -> dict:
+    """The baseline that always answers the most frequent training class."""
+    top = Counter(np.asarray(y_train).tolist()).most_common(1)[0][0]
+    s = scores(y_true, np.full(len(y_true), top), labels)
+    return {"majority_class": labels[top], "majority_accuracy": s["accuracy"], "majority_macro_f1": s["macro_f1"],
+            "majority_uar": s["uar"]}  # fmt: skip
+
+
+def confusion_text(m, labels: list[str]) -> str:
+    """The confusion matrix as an aligned text table (rows true, columns predicted)."""
+    m = np.asarray(m)
+    w = max(max(len(s) for s in labels), max(len(str(v)) for v in m.flatten())) + 1
+    head = " " * w + "".join(f"{s[:w - 1]:>{w}}" for s in labels)
+    rows = [f"{s:>{w}}" + "".join(f"{v:>{w}}" for v in row) for s, row in zip(labels, m)]
+    return "\n".join([head + "   <- predicted", *rows])

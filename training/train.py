@@ -1,0 +1,242 @@
+"""Train an agegender MAM-CNN on a prepared cache (or a corpus, prepared on the way).
+
+    python -m training.train --data data/cache/commonvoice --out runs/cv --epochs 40 --device cpu
+
+One epoch draws as many balanced random 2.56 s crops as there are training clips. After every epoch
+the model is scored per clip on the validation split; the best mean macro-F1 over tasks is saved with
+`save_pretrained(out)` (so `AgeGenderClassifier.from_pretrained(out)` loads it). `out/state.pt` holds
+the last epoch's weights, optimiser and RNG state for `--resume`; `out/log.csv` and `out/curves.png`
+the learning curves.
+"""
+
+import argparse
+import csv
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agegender.classifier import AgeGenderClassifier
+from agegender.config import ModelConfig, default_labels
+
+from .data import Cache, augment_waveforms, loader, sampling_weights, spec_augment, steps_per_epoch
+from .evaluate import evaluate_items, split_sizes
+from .prepare import ensure_cache
+
+STATE = "state.pt"
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="prepared cache, or a corpus directory / manifest to prepare")
+    ap.add_argument("--cache", default=None, help="where to prepare --data if it is not a cache (default data/cache/<name>)")
+    ap.add_argument("--out", default="runs/model", help="output model directory")
+    ap.add_argument("--tasks", default="gender,age,age_gender")
+    ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--batch-size", type=int, default=128, help="paper: 128")
+    ap.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (paper: Adam 1e-4)")
+    ap.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay")
+    ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"], help="after a 1-epoch warm-up")
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = paper size)")
+    ap.add_argument("--variant", default="gated", choices=["gated", "paper"])
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--balance", type=float, default=0.5, help="class sampling weight count**-balance (0 natural, 1 balanced)")
+    ap.add_argument("--speaker-cap", type=int, default=20, help="clips per speaker beyond which its clips are down-weighted")
+    ap.add_argument("--no-augment", action="store_true", help="no gain/noise/SpecAugment")
+    ap.add_argument("--patience", type=int, default=10, help="early stopping after this many epochs without a better score")
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop before an epoch that would overrun this")
+    ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train (and val) clips")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on for CUDA)")
+    ap.add_argument("--workers", type=int, default=None, help="loader processes (default 4 on CUDA, 0 on CPU)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (the split's seed is the cache's)")
+    ap.add_argument("--split-seed", type=int, default=0, help="seed of the speaker split when preparing a corpus")
+    ap.add_argument("--resume", action="store_true", help="continue from out/state.pt")
+    return ap.parse_args(argv)
+
+
+def seed_everything(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: float):
+    """Mean over tasks of cross-entropy, skipping clips without a label for a task (target -1)."""
+    losses = {}
+    for j, t in enumerate(tasks):
+        mask = y[:, j] >= 0
+        if mask.any():
+            losses[t] = F.cross_entropy(logits[t].float()[mask], y[mask, j], label_smoothing=smoothing)
+    return sum(losses.values()) / max(len(losses), 1), losses
+
+
+def plot_curves(rows: list[dict], tasks: list[str], path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [r["epoch"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a.plot(ep, [r["train_loss"] for r in rows], label="train loss (crops)")
+    a.plot(ep, [r["val_nll"] for r in rows], label="val NLL (clips, mean over tasks)")
+    a.set_xlabel("epoch")
+    a.legend(fontsize=8)
+    for t in tasks:
+        (line,) = b.plot(ep, [r[f"val_{t}_macro_f1"] for r in rows], label=f"val {t} macro-F1")
+        b.plot(ep, [r[f"train_{t}_acc"] for r in rows], ":", color=line.get_color(), label=f"train {t} acc")
+    b.set_xlabel("epoch")
+    b.set_ylim(0, 1)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def train(args) -> dict:
+    seed_everything(args.seed)
+    device = torch.device(args.device)
+    amp = args.amp if args.amp is not None else device.type == "cuda"
+    workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    labels = {t: default_labels()[t] for t in tasks}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    cache = Cache(ensure_cache(args.data, args.cache, seed=args.split_seed))
+    train_items, val_items = cache.split("train"), cache.split("val")
+    if args.max_clips:
+        rng = np.random.default_rng(args.seed)
+        train_items = [train_items[i] for i in sorted(rng.permutation(len(train_items))[: args.max_clips])]
+        val_items = [val_items[i] for i in sorted(rng.permutation(len(val_items))[: max(8, args.max_clips // 4)])]
+    if not train_items or not val_items:
+        raise SystemExit(f"{cache.root}: need train and val clips (got {len(train_items)} and {len(val_items)})")
+    sizes = split_sizes(cache)
+    print(f"split {json.dumps(sizes)}; training on {len(train_items)} clips, validating on {len(val_items)}")
+
+    config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout)
+    model = AgeGenderClassifier(config).to(device)
+    params = sum(p.numel() for p in model.net.parameters())
+    opt = torch.optim.AdamW(model.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    spe = steps_per_epoch(len(train_items), args.batch_size)
+    total = spe * args.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, spe, total, args.schedule))
+    weights = sampling_weights(train_items, args.balance, args.speaker_cap)
+
+    start_epoch, best, best_epoch, bad, rows = 1, -1.0, 0, 0, []
+    if args.resume and (out / STATE).is_file():
+        st = torch.load(out / STATE, map_location=device, weights_only=False)
+        model.net.load_state_dict(st["net"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        start_epoch, best, best_epoch, bad, rows = st["epoch"] + 1, st["best"], st["best_epoch"], st["bad"], st["rows"]
+        torch.set_rng_state(st["torch_rng"])
+        print(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
+    (out / "train_args.json").write_text(json.dumps({**vars(args), "params": params, "split_sizes": sizes}, indent=1))
+    print(f"{params / 1e6:.2f} M parameters, width {args.width}, {args.variant}; device {device}, amp {amp}, "
+          f"{spe} steps/epoch of {args.batch_size}")  # fmt: skip
+
+    t_start = time.time()
+    for epoch in range(start_epoch, args.epochs + 1):
+        t0 = time.time()
+        model.train()
+        dl = loader(cache, train_items, labels, config, args.batch_size, epoch, args.seed, weights,
+                    workers, device.type == "cuda")  # fmt: skip
+        wait, n_clips, loss_sum, correct, counted = 0.0, 0, 0.0, np.zeros(len(tasks)), np.zeros(len(tasks))
+        t_wait = time.time()
+        for crops, y in dl:
+            x = crops.to(device, non_blocking=True).float().div_(32767)
+            y = y.to(device, non_blocking=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize()  # only for an honest data-wait figure
+            wait += time.time() - t_wait
+            with torch.no_grad():
+                if not args.no_augment:
+                    x = augment_waveforms(x)
+                spec = model.features(x)
+                if not args.no_augment:
+                    spec = spec_augment(spec)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                output = model(spec)
+            loss, _ = multitask_loss(output.logits, y, tasks, args.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                for j, t in enumerate(tasks):
+                    m = y[:, j] >= 0
+                    correct[j] += (output.logits[t].argmax(1)[m] == y[m, j]).sum().item()
+                    counted[j] += m.sum().item()
+            loss_sum += loss.item() * len(y)
+            n_clips += len(y)
+            t_wait = time.time()
+        train_time = time.time() - t0
+
+        model.eval()
+        val = evaluate_items(model, cache, val_items, train_items)
+        score = float(np.mean([val["tasks"][t]["macro_f1"] for t in tasks]))
+        row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / max(n_clips, 1),
+               "val_nll": float(np.mean([val["tasks"][t]["nll"] for t in tasks])), "val_score": score}  # fmt: skip
+        for j, t in enumerate(tasks):
+            row[f"train_{t}_acc"] = correct[j] / max(counted[j], 1)
+            for k in ("accuracy", "macro_f1", "uar"):
+                row[f"val_{t}_{k if k != 'accuracy' else 'acc'}"] = val["tasks"][t][k]
+        row.update(clips_per_s=n_clips / train_time, data_wait=wait / train_time, seconds=time.time() - t0)
+        rows.append(row)
+
+        improved = score > best
+        if improved:
+            best, best_epoch, bad = score, epoch, 0
+            model.save_pretrained(out)
+            (out / "val_metrics.json").write_text(json.dumps({"epoch": epoch, "split": "val", **val}, indent=1))
+        else:
+            bad += 1
+        torch.save({"net": model.net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "rows": rows,
+                    "torch_rng": torch.get_rng_state(), "args": vars(args)}, out / STATE)  # fmt: skip
+        with open(out / "log.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        plot_curves(rows, tasks, out / "curves.png")
+        per_task = "  ".join(
+            f"{t} acc {row[f'val_{t}_acc']:.3f} F1 {row[f'val_{t}_macro_f1']:.3f}" for t in tasks
+        )
+        print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val {per_task}  score {score:.4f}"
+              f"{' *' if improved else ''}  {row['clips_per_s']:.0f} clips/s, data wait {row['data_wait']:.0%}, "
+              f"{row['seconds']:.0f} s", flush=True)  # fmt: skip
+
+        if bad >= args.patience:
+            print(f"early stop: no better validation score for {args.patience} epochs")
+            break
+        elapsed = (time.time() - t_start) / 60
+        if args.max_minutes and elapsed + (time.time() - t0) / 60 > args.max_minutes:
+            print(f"stopping after {elapsed:.1f} min (budget {args.max_minutes} min)")
+            break
+    summary = {"best_epoch": best_epoch, "best_val_score": best, "epochs_run": rows[-1]["epoch"] if rows else 0}
+    print(f"best mean validation macro-F1 {best:.4f} at epoch {best_epoch}; model in {out}")
+    return summary
+
+
+def main(argv=None):
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
