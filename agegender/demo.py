@@ -2,7 +2,8 @@
 
 `Demo` holds the one classifier loaded at start. `Demo.classify` turns a recording into what the page
 shows (summary sentence, label dicts, figures), `Demo.predict` into plain JSON for API clients. Audio
-problems become `gr.Error` with a person-readable message; nothing else reaches the page as a trace.
+problems get a person-readable message (a `gr.Warning` and the summary line in the page, a `gr.Error`
+for API clients); an unexpected failure is logged and shown as a generic message, never as a trace.
 """
 
 import json
@@ -292,8 +293,17 @@ class Demo:
     # -- callbacks ---------------------------------------------------------------------------------------
 
     def classify(self, audio):
-        """Page callback: summary, gender, age, age-gender labels, spectrogram+maps, overlay, timeline."""
-        a = self._guarded(self.analyse, audio)
+        """Page callback: summary, gender, age, age-gender labels, spectrogram+maps, overlay, timeline.
+
+        Audio that cannot be analysed is not an error of the page: the reason is shown as a warning
+        toast and in the summary, the old results are cleared, and the page stays ready for the next clip.
+        """
+        try:
+            a = self._guarded(self.analyse, audio)
+        except gr.Error as exc:
+            gr.Warning(exc.message, title=exc.title)
+            hidden = gr.Plot(value=None, visible=False)
+            return f"**{exc.message}**", None, None, None, hidden, hidden, hidden
         return (
             a.summary,
             a.labels["gender"],

@@ -13,6 +13,9 @@ from agegender import demo as logic
 from agegender import plots
 from agegender.demo import Demo, ModelFacts
 
+# Outside a running page, gr.Warning (the toast for bad audio) is a Python UserWarning.
+pytestmark = pytest.mark.filterwarnings("ignore:.*:UserWarning:gradio.helpers")
+
 
 def axis_labels(fig: Figure) -> set[str]:
     return {ax.get_xlabel() for ax in fig.axes} | {ax.get_ylabel() for ax in fig.axes}
@@ -75,6 +78,14 @@ def test_no_pyplot_figures_left_open(demo, long_clip):
     assert len(plt.get_fignums()) == before
 
 
+def shows_message(demo, audio) -> str:
+    """The page callback's summary for audio it cannot analyse; also checks the results are cleared."""
+    summary, gender, age, joint, *figures = demo.classify(audio)
+    assert gender is None and age is None and joint is None
+    assert all(f.visible is False for f in figures)
+    return summary.strip("*")
+
+
 @pytest.mark.parametrize(
     "name, expected",
     [
@@ -87,22 +98,23 @@ def test_no_pyplot_figures_left_open(demo, long_clip):
     ],
 )
 def test_bad_audio_gives_a_clear_message(demo, audio_files, name, expected):
-    for call in (demo.classify, demo.predict):
-        with pytest.raises(gr.Error) as info:
-            call(str(audio_files[name]))
-        message = info.value.message
-        assert message.startswith("Cannot analyse this audio:")
-        assert expected in message.lower(), message
-        assert "Traceback" not in message
+    with pytest.raises(gr.Error) as info:  # API clients get an error with the message
+        demo.predict(str(audio_files[name]))
+    message = info.value.message
+    assert message.startswith("Cannot analyse this audio:")
+    assert expected in message.lower(), message
+    assert "Traceback" not in message
+    assert shows_message(demo, str(audio_files[name])) == message  # the page shows it and stays usable
 
 
 def test_missing_file_and_no_audio(demo, tmp_path):
     with pytest.raises(gr.Error, match="No such file"):
-        demo.classify(str(tmp_path / "gone.wav"))
+        demo.predict(str(tmp_path / "gone.wav"))
     for nothing in (None, ""):
         with pytest.raises(gr.Error) as info:
-            demo.classify(nothing)
+            demo.predict(nothing)
         assert info.value.message == logic.NO_AUDIO_MESSAGE
+        assert shows_message(demo, nothing) == logic.NO_AUDIO_MESSAGE
 
 
 def test_unexpected_failure_is_logged_and_shown_generically(demo, long_clip, monkeypatch, caplog):
@@ -111,8 +123,9 @@ def test_unexpected_failure_is_logged_and_shown_generically(demo, long_clip, mon
 
     monkeypatch.setattr(demo.clf, "classify_waveforms", boom)
     with pytest.raises(gr.Error) as info:
-        demo.classify(str(long_clip))
+        demo.predict(str(long_clip))
     assert info.value.message == logic.GENERIC_ERROR
+    assert shows_message(demo, str(long_clip)) == logic.GENERIC_ERROR
     assert "internal detail" in caplog.text  # logged for the operator, not shown to the visitor
 
 

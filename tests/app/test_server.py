@@ -1,0 +1,61 @@
+"""The launched app (`python app.py`) through gradio_client: predictions, errors, concurrent clients."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False)
+
+
+def test_api_lists_the_named_endpoints(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/classify", "/predict"} <= set(endpoints)
+
+
+def test_predict_an_example_file(client, long_clip):
+    result = client.predict(handle_file(str(long_clip)), api_name="/predict")
+    assert set(result["labels"]) == {"gender", "age", "age_gender"}
+    assert abs(sum(result["probabilities"]["gender"].values()) - 1) < 1e-3
+    assert len(result["windows"]) > 1 and result["summary"]
+
+
+def test_classify_returns_labels_and_figures(client, long_clip):
+    summary, gender, age, joint, spectrogram, overlay, timeline = client.predict(
+        handle_file(str(long_clip)), api_name="/classify"
+    )
+    assert "%" in summary
+    assert gender["label"] in ("female", "male") and len(gender["confidences"]) == 2
+    assert age["label"] and joint["label"]
+    for plot in (spectrogram, overlay, timeline):
+        plot = plot.get("value", plot)  # visibility updates wrap the value
+        assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+
+
+@pytest.mark.parametrize("name, expected", [("corrupt", "could not decode"), ("silence", "silent")])
+def test_bad_file_gives_an_error_message(client, audio_files, name, expected):
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(audio_files[name])), api_name="/predict")
+    assert expected in str(info.value).lower()
+    assert "Traceback" not in str(info.value)
+    # and the app keeps working
+    assert client.predict(handle_file(str(audio_files["short_speech"])), api_name="/predict")["labels"]
+
+
+def test_concurrent_clients_all_get_answers(server, audio_files, long_clip):
+    clips = [long_clip, audio_files["five_seconds"], audio_files["short_speech"]] * 2
+
+    def ask(clip):
+        return Client(server, verbose=False).predict(handle_file(str(clip)), api_name="/predict")
+
+    with ThreadPoolExecutor(max_workers=len(clips)) as pool:
+        results = list(pool.map(ask, clips))
+    assert len(results) == len(clips)
+    assert all(r["labels"]["gender"] in ("female", "male") for r in results)
+    assert results[0]["probabilities"] == results[3]["probabilities"]  # same clip, same answer
