@@ -110,6 +110,7 @@ def test_bad_file_shows_a_message_and_the_page_keeps_working(browser, server, au
     toast = page.locator(".toast-body").first  # and a warning toast
     toast.wait_for(timeout=10_000)
     assert "Cannot analyse this audio" in toast.inner_text()
+    page.wait_for_timeout(800)  # let the toast finish sliding in
     page.screenshot(path=ARTIFACTS / "bad_file_message.png")
     page.click("#clear")
     upload(page, long_clip)
