@@ -24,6 +24,12 @@ CSS = """
 #summary { font-size: 1.08rem; min-height: 2.5rem; }
 #summary p { margin: 0; }
 .plot-panel img { width: 100%; height: auto; }
+/* On a phone the figures keep a readable size and scroll sideways. */
+@media (max-width: 700px) {
+  .plot-panel { overflow-x: auto !important; }
+  .plot-panel .matplotlib { display: block !important; }
+  .plot-panel img { min-width: 680px; max-width: none; }
+}
 """
 
 

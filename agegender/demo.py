@@ -374,7 +374,7 @@ part of the spectrogram. An untrained model's maps are close to flat noise.
 **How well it works.** {metrics_markdown(self.facts)}
 
 {("**Limitations from the model card.** " + limits) if limits else '''**Limits.** Age from voice is hard:
-neighbouring age groups sound alike and the model is often off by one group. Accuracy drops for
+neighbouring age groups sound alike, so models like this one are often off by one group. Accuracy drops for
 accents, languages and microphones unlike the training data (Common Voice), for children, whispering,
 singing, several speakers, music and noise. Never use it to make decisions about people.'''}
 """
