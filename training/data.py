@@ -63,16 +63,19 @@ def stratum(item: dict) -> str:
     return f"{item['gender']}-{item['age']}"
 
 
-def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 20) -> np.ndarray:
+def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 10) -> np.ndarray:
     """Per-clip sampling weights.
 
-    Classes (gender x age, with missing labels as their own stratum) are weighted by count**-power
-    (0 = natural frequencies, 1 = fully balanced), and a speaker with more than `speaker_cap` clips
-    has its clips scaled down so that together they weigh as much as `speaker_cap` clips.
+    A speaker with more than `speaker_cap` clips has its clips scaled down so that together they weigh
+    as much as `speaker_cap` clips; then classes (gender x age, a missing label being its own stratum) are
+    weighted by their capped clip count**-power (0 = natural frequencies, 1 = fully balanced).
     """
-    strata = Counter(stratum(it) for it in items)
     speakers = Counter(it["speaker"] for it in items)
-    w = np.array([strata[stratum(it)] ** -power * min(1.0, speaker_cap / speakers[it["speaker"]]) for it in items])
+    mass = np.array([min(1.0, speaker_cap / speakers[it["speaker"]]) for it in items])
+    strata = Counter()
+    for it, m in zip(items, mass):
+        strata[stratum(it)] += m
+    w = np.array([m * strata[stratum(it)] ** -power for it, m in zip(items, mass)])
     return w / w.sum()
 
 

@@ -38,12 +38,14 @@ class Progress:
     def update(self, n: int = 1):
         self.n += n
         now = time.time()
-        if now - self.last > 0.5 or self.n == self.total:
+        every = 0.5 if sys.stderr.isatty() else 10.0  # fewer lines in log files
+        if now - self.last > every or self.n == self.total:
             self.last = now
             rate = self.n / max(now - self.t0, 1e-9)
             eta = (self.total - self.n) / max(rate, 1e-9)
             bar = "#" * int(30 * self.n / max(self.total, 1))
-            sys.stderr.write(f"\r{self.label} [{bar:<30}] {self.n}/{self.total} {rate:.1f}/s eta {eta:.0f}s ")
+            end = "\r" if sys.stderr.isatty() else "\n"
+            sys.stderr.write(f"{end}{self.label} [{bar:<30}] {self.n}/{self.total} {rate:.1f}/s eta {eta:.0f}s ")
             sys.stderr.flush()
 
     def close(self):

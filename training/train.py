@@ -47,7 +47,7 @@ def parse_args(argv=None):
     ap.add_argument("--variant", default="gated", choices=["gated", "paper"])
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--balance", type=float, default=0.5, help="class sampling weight count**-balance (0 natural, 1 balanced)")
-    ap.add_argument("--speaker-cap", type=int, default=20, help="clips per speaker beyond which its clips are down-weighted")
+    ap.add_argument("--speaker-cap", type=int, default=10, help="clips per speaker beyond which its clips are down-weighted")
     ap.add_argument("--no-augment", action="store_true", help="no gain/noise/SpecAugment")
     ap.add_argument("--patience", type=int, default=10, help="early stopping after this many epochs without a better score")
     ap.add_argument("--max-minutes", type=float, default=None, help="stop before an epoch that would overrun this")
@@ -83,6 +83,27 @@ def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: f
         if mask.any():
             losses[t] = F.cross_entropy(logits[t].float()[mask], y[mask, j], label_smoothing=smoothing)
     return sum(losses.values()) / max(len(losses), 1), losses
+
+
+def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
+               smoothing: float):  # fmt: skip
+    """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network."""
+    device = model.device
+    x = crops.to(device, non_blocking=True).float().div_(32767)
+    y = y.to(device, non_blocking=True)
+    with torch.no_grad():
+        if augment:
+            x = augment_waveforms(x)
+        spec = model.features(x)
+        if augment:
+            spec = spec_augment(spec)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        output = model(spec)
+    loss, _ = multitask_loss(output.logits, y, tasks, smoothing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, output, y
 
 
 def plot_curves(rows: list[dict], tasks: list[str], path: Path):
@@ -160,23 +181,10 @@ def train(args) -> dict:
         wait, n_clips, loss_sum, correct, counted = 0.0, 0, 0.0, np.zeros(len(tasks)), np.zeros(len(tasks))
         t_wait = time.time()
         for crops, y in dl:
-            x = crops.to(device, non_blocking=True).float().div_(32767)
-            y = y.to(device, non_blocking=True)
             if device.type == "cuda":
                 torch.cuda.synchronize()  # only for an honest data-wait figure
             wait += time.time() - t_wait
-            with torch.no_grad():
-                if not args.no_augment:
-                    x = augment_waveforms(x)
-                spec = model.features(x)
-                if not args.no_augment:
-                    spec = spec_augment(spec)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                output = model(spec)
-            loss, _ = multitask_loss(output.logits, y, tasks, args.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing)
             sched.step()
             with torch.no_grad():
                 for j, t in enumerate(tasks):
