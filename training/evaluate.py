@@ -5,7 +5,8 @@
 Each clip is classified the way the library does it (`AgeGenderClassifier.classify_waveforms`: window
 probabilities averaged over the whole clip). Prints and writes to `<model>/metrics.json` (or --out):
 accuracy, macro-F1, UAR, per-class precision/recall/F1, the confusion matrix and the majority-class
-baseline per task; draws the confusion matrices to `confusion.png`.
+baseline per task; draws the confusion matrices to `confusion.png` and lists the validation and test
+speakers in `split_speakers.json`.
 """
 
 import argparse
@@ -142,9 +143,11 @@ def main(argv=None):
     out = Path(args.out or args.model)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    speakers = {s: sorted({it["speaker"] for it in cache.split(s)}) for s in ("val", "test")}
+    (out / "split_speakers.json").write_text(json.dumps({"seed": metrics["split_seed"], **speakers}, indent=0))
     plot_confusion(metrics, out / "confusion.png")
     print(report(metrics))
-    print(f"\nwrote {out / 'metrics.json'} and {out / 'confusion.png'}")
+    print(f"\nwrote {out / 'metrics.json'}, {out / 'confusion.png'} and {out / 'split_speakers.json'}")
 
 
 if __name__ == "__main__":

@@ -75,14 +75,18 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
-def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: float):
-    """Mean over tasks of cross-entropy, skipping clips without a label for a task (target -1)."""
-    losses = {}
+def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: float) -> torch.Tensor:
+    """Mean over tasks of cross-entropy, skipping clips without a label for a task (target -1).
+
+    Written without data-dependent branches so that it never waits for the GPU.
+    """
+    total, present = 0.0, 0.0
     for j, t in enumerate(tasks):
-        mask = y[:, j] >= 0
-        if mask.any():
-            losses[t] = F.cross_entropy(logits[t].float()[mask], y[mask, j], label_smoothing=smoothing)
-    return sum(losses.values()) / max(len(losses), 1), losses
+        n = (y[:, j] >= 0).sum()
+        ce = F.cross_entropy(logits[t].float(), y[:, j], ignore_index=-1, label_smoothing=smoothing, reduction="sum")
+        total = total + ce / n.clamp_min(1)
+        present = present + (n > 0).float()
+    return total / torch.as_tensor(present).clamp_min(1)
 
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
@@ -99,7 +103,7 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         output = model(spec)
-    loss, _ = multitask_loss(output.logits, y, tasks, smoothing)
+    loss = multitask_loss(output.logits, y, tasks, smoothing)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -132,6 +136,7 @@ def plot_curves(rows: list[dict], tasks: list[str], path: Path):
 def train(args) -> dict:
     seed_everything(args.seed)
     device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     amp = args.amp if args.amp is not None else device.type == "cuda"
     workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -178,22 +183,22 @@ def train(args) -> dict:
         model.train()
         dl = loader(cache, train_items, labels, config, args.batch_size, epoch, args.seed, weights,
                     workers, device.type == "cuda")  # fmt: skip
-        wait, n_clips, loss_sum, correct, counted = 0.0, 0, 0.0, np.zeros(len(tasks)), np.zeros(len(tasks))
+        wait, n_clips, loss_sum = 0.0, 0, torch.zeros((), device=device)
+        correct, counted = torch.zeros(len(tasks), device=device), torch.zeros(len(tasks), device=device)
         t_wait = time.time()
         for crops, y in dl:
-            if device.type == "cuda":
-                torch.cuda.synchronize()  # only for an honest data-wait figure
-            wait += time.time() - t_wait
+            wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing)
             sched.step()
-            with torch.no_grad():
+            with torch.no_grad():  # accumulated on the device: no synchronisation per step
                 for j, t in enumerate(tasks):
                     m = y[:, j] >= 0
-                    correct[j] += (output.logits[t].argmax(1)[m] == y[m, j]).sum().item()
-                    counted[j] += m.sum().item()
-            loss_sum += loss.item() * len(y)
+                    correct[j] += ((output.logits[t].argmax(1) == y[:, j]) & m).sum()
+                    counted[j] += m.sum()
+                loss_sum += loss.detach() * len(y)
             n_clips += len(y)
             t_wait = time.time()
+        loss_sum, correct, counted = loss_sum.item(), correct.tolist(), counted.tolist()
         train_time = time.time() - t0
 
         model.eval()

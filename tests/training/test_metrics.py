@@ -29,3 +29,19 @@ def test_spec_augment_masks_and_keeps_shape():
     x = torch.randn(4, 64, 256)
     y = spec_augment(x, time_masks=2, time_width=40, freq_masks=2, freq_width=10)
     assert y.shape == x.shape and (y != x).any()
+
+
+def test_multitask_loss_skips_missing_labels():
+    import torch
+    import torch.nn.functional as F
+
+    from training.train import multitask_loss
+
+    logits = {"gender": torch.randn(4, 2), "age": torch.randn(4, 6)}
+    y = torch.tensor([[0, -1], [1, 2], [-1, 3], [1, -1]])
+    expected = (F.cross_entropy(logits["gender"][[0, 1, 3]], y[[0, 1, 3], 0])
+                + F.cross_entropy(logits["age"][[1, 2]], y[[1, 2], 1])) / 2  # fmt: skip
+    assert torch.isclose(multitask_loss(logits, y, ["gender", "age"], 0.0), expected)
+    only_gender = torch.tensor([[0, -1], [1, -1]])
+    loss = multitask_loss({k: v[:2] for k, v in logits.items()}, only_gender, ["gender", "age"], 0.0)
+    assert torch.isclose(loss, F.cross_entropy(logits["gender"][:2], only_gender[:, 0]))
