@@ -7,6 +7,7 @@ train_args.json, intended use and limits) offline; only `upload` needs the netwo
 """
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -54,12 +55,18 @@ def model_card(model_dir: str | Path, repo_id: str = "USER/agegender-mamcnn") ->
     config = ModelConfig(**cfg.get("config", cfg))
     metrics, val, args = _load(model_dir / "metrics.json"), _load(model_dir / "val_metrics.json"), _load(model_dir / "train_args.json")
     sizes = metrics.get("split_sizes") or args.get("split_sizes") or {}
+    tasks = sorted(config.tasks, key=lambda t: list(TASK_NAMES).index(t) if t in TASK_NAMES else 99)
+    order = {t: i for i, t in enumerate(tasks)}
+    for m in (metrics, val):
+        if m.get("tasks"):
+            m["tasks"] = dict(sorted(m["tasks"].items(), key=lambda kv: order.get(kv[0], 99)))
+    log = list(csv.DictReader(open(model_dir / "log.csv"))) if (model_dir / "log.csv").is_file() else []
     weights = model_dir / "model.safetensors"
     size_mb = weights.stat().st_size / 1e6 if weights.is_file() else 0
     L = [_front_matter(repo_id, metrics)]
     L += [f"# {repo_id.split('/')[-1]}: age and gender from speech (MAM-CNN)", "",
           "A multi-attention CNN (MAM-CNN, Tursunov et al., *Sensors* 2021) that predicts, from a voice recording, "
-          f"{', '.join(f'**{t}**' for t in config.tasks)} ({', '.join(f'{len(v)} classes' for v in config.labels.values())}). "
+          f"{', '.join(f'**{t}** ({len(config.labels[t])} classes)' for t in tasks)}. "
           f"Variant `{config.variant}`, width {config.width} (channel multiplier; 1.0 is the paper's size), "
           f"{size_mb:.1f} MB of float32 weights. Input: mono 16 kHz speech, {config.n_mels}-band log-mel, "
           f"{config.window_seconds:.2f} s windows; a clip's prediction is the mean of its windows' probabilities.", "",
@@ -108,13 +115,22 @@ def model_card(model_dir: str | Path, repo_id: str = "USER/agegender-mamcnn") ->
                f"--batch-size {args.get('batch_size')} --lr {args.get('lr')} --width {args.get('width')} "
                f"--weight-decay {args.get('weight_decay')} --label-smoothing {args.get('label_smoothing')} "
                f"--balance {args.get('balance')} --speaker-cap {args.get('speaker_cap')} --device {args.get('device')}")  # fmt: skip
-        L += ["## Training", "", "```", cmd, "```", "",
+        if args.get("max_minutes"):
+            cmd += f" --max-minutes {args['max_minutes']:g}"
+        prep = []
+        if metrics.get("data") and metrics.get("split_seed") is not None:
+            prep = [f"python -m training.prepare --data {metrics['data']} --cache {args.get('data')} --seed {metrics['split_seed']}"]
+        L += ["## Training", "", "```", *prep, cmd, "```", "",
               f"AdamW, {args.get('schedule')} learning-rate schedule after a one-epoch warm-up, all tasks trained "
               "jointly (mean of the per-task cross-entropies). Each epoch draws one random 2.56 s crop per training "
               "clip, with class-balanced sampling (weight = class count^-balance over gender x age) and speakers "
               "with many clips capped. Augmentation: random gain, white noise at 15-40 dB SNR, SpecAugment time "
               "and frequency masks; nothing that moves pitch or formants. The checkpoint is the epoch with the "
               "best mean validation macro-F1.", ""]  # fmt: skip
+        if log:
+            minutes = sum(float(r["seconds"]) for r in log) / 60
+            L += [f"This run: {len(log)} epochs in {minutes:.0f} min on `{args.get('device')}`"
+                  + (f"; kept epoch {val.get('epoch')}." if val.get("epoch") else "."), ""]  # fmt: skip
     L += ["## Intended use and limits", "",
           "For demonstrations and teaching: showing what a speech model can and cannot infer about a voice. "
           "**Not for decisions about people** (access, hiring, age verification, profiling, surveillance).", "",
