@@ -115,7 +115,10 @@ def main(argv=None) -> None:
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="longest clip accepted")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    demo = Demo.load(args.model, max_seconds=args.max_seconds)  # loaded once, shared by all requests
+    try:
+        demo = Demo.load(args.model, max_seconds=args.max_seconds)  # loaded once, shared by all requests
+    except Exception as exc:  # a wrong id or folder: say which, without a trace
+        parser.exit(1, f"app.py: cannot load the model {args.model or os.environ.get('AGEGENDER_MODEL') or 'checkpoints/'}: {exc}\n")
     page = build(demo)
     page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, share=False,
                 css=CSS, footer_links=["api"])  # fmt: skip

@@ -336,7 +336,8 @@ class Demo:
         return (
             f"Clips up to **{self.max_seconds:.0f} s** and uploads up to **{MAX_FILE_SIZE[:-2]} MB** "
             "(wav, flac, ogg, mp3, m4a, webm). Silence at the start and end is cut off; at least 0.5 s of "
-            "speech is needed."
+            "speech is needed. To record, allow microphone access when the browser asks; without it, upload "
+            "a file instead."
         )
 
     def model_markdown(self) -> str:

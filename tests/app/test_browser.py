@@ -117,3 +117,22 @@ def test_bad_file_shows_a_message_and_the_page_keeps_working(browser, server, au
     page.click("#classify")
     expect_results(page)
     page.context.close()
+
+
+def test_without_microphone_permission_the_page_says_so_and_upload_works(server, long_clip):
+    no_prompt = [f for f in FLAGS if f != "--use-fake-ui-for-media-stream"]  # the permission is refused
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=no_prompt)
+        page = b.new_context(viewport=DESKTOP).new_page()
+        page.goto(server)
+        page.wait_for_selector("#classify", timeout=60_000)
+        assert "allow microphone access" in page.inner_text("#limits")
+        page.click("#audio-input button.record-button")
+        page.wait_for_timeout(1500)
+        assert "No microphone found" in page.inner_text("#audio-input select")
+        assert not page.is_visible("#audio-input button.stop-button")  # nothing is being recorded
+        page.screenshot(path=ARTIFACTS / "no_microphone_permission.png")
+        upload(page, long_clip)
+        page.click("#classify")
+        expect_results(page)
+        b.close()
