@@ -31,12 +31,17 @@ RESULT_TIMEOUT_MS = 90_000
 
 
 @pytest.fixture(scope="module")
-def browser():
+def pw():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(pw):
+    b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+    yield b
+    b.close()
 
 
 def open_page(browser, server, viewport):
@@ -119,10 +124,10 @@ def test_bad_file_shows_a_message_and_the_page_keeps_working(browser, server, au
     page.context.close()
 
 
-def test_without_microphone_permission_the_page_says_so_and_upload_works(server, long_clip):
+def test_without_microphone_permission_the_page_says_so_and_upload_works(pw, server, long_clip):
     no_prompt = [f for f in FLAGS if f != "--use-fake-ui-for-media-stream"]  # the permission is refused
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=no_prompt)
+    b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=no_prompt)
+    try:
         page = b.new_context(viewport=DESKTOP).new_page()
         page.goto(server)
         page.wait_for_selector("#classify", timeout=60_000)
@@ -135,4 +140,5 @@ def test_without_microphone_permission_the_page_says_so_and_upload_works(server,
         upload(page, long_clip)
         page.click("#classify")
         expect_results(page)
+    finally:
         b.close()
