@@ -7,6 +7,7 @@ This file only builds the page; the logic is in agegender/demo.py and agegender/
 """
 
 import argparse
+import csv
 import hashlib
 import logging
 import os
@@ -17,6 +18,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from agegender.demo import CONCURRENCY_LIMIT, MAX_FILE_SIZE, MAX_SECONDS, QUEUE_SIZE, Demo  # noqa: E402
+
+# Cached example results are kept in a CSV file with the figures inline as base64 PNG (~200 kB a cell).
+csv.field_size_limit(64 * 1024 * 1024)
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = sorted((HERE / "examples").glob("*.wav"))
@@ -55,11 +59,10 @@ def build(demo: Demo) -> gr.Blocks:
         age = gr.Label(label="Age group", num_top_classes=3, visible="age" in tasks, elem_id="age", render=False)
         joint = gr.Label(label="Age and gender (joint)", num_top_classes=3, visible="age_gender" in tasks,
                          elem_id="age-gender", render=False)  # fmt: skip
-        # The figures carry their own titles; they appear with the first result.
-        plot_args = dict(show_label=False, visible=False, elem_classes="plot-panel", format="png", render=False)
-        spectrogram = gr.Plot(label="Spectrogram with time and frequency attention", elem_id="spectrogram", **plot_args)
+        plot_args = dict(elem_classes="plot-panel", format="png", render=False)
+        spectrogram = gr.Plot(label="Spectrogram and attention maps", elem_id="spectrogram", **plot_args)
         overlay = gr.Plot(label="Attention overlay", elem_id="overlay", **plot_args)
-        timeline = gr.Plot(label="Per-window timeline", elem_id="timeline", **plot_args)
+        timeline = gr.Plot(label="Timeline", elem_id="timeline", **plot_args)
         outputs = [summary, gender, age, joint, spectrogram, overlay, timeline]
 
         gr.Markdown(

@@ -293,21 +293,21 @@ class Demo:
 
         Audio that cannot be analysed is not an error of the page: the reason is shown as a warning
         toast and in the summary, the old results are cleared, and the page stays ready for the next clip.
+        Only plain values are returned (no component updates), so gradio can cache the examples' results.
         """
         try:
             a = self._guarded(self.analyse, audio)
         except gr.Error as exc:
             gr.Warning(exc.message, title=exc.title)
-            hidden = gr.Plot(value=None, visible=False)
-            return f"**{exc.message}**", None, None, None, hidden, hidden, hidden
+            return f"**{exc.message}**", None, None, None, None, None, None
         return (
             a.summary,
             a.labels["gender"],
             a.labels["age"],
             a.labels["age_gender"],
-            gr.Plot(value=a.spectrogram, visible=True),
-            gr.Plot(value=a.overlay, visible=a.overlay is not None),
-            gr.Plot(value=a.timeline, visible=a.timeline is not None),
+            a.spectrogram,
+            a.overlay,
+            a.timeline,
         )
 
     def predict(self, audio) -> dict:

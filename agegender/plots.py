@@ -25,7 +25,7 @@ ATTENTION_CMAP = "viridis"
 OVERLAY_CMAP = "inferno"
 ATTENTION_COLOR = "#2a9d8f"
 DPI = 110
-HZ_TICKS = [50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000]
+HZ_TICKS = [200, 500, 1000, 2000, 4000, 8000, 16000]
 TASK_TITLES = {"gender": "Gender", "age": "Age group", "age_gender": "Age and gender"}
 
 
@@ -92,7 +92,7 @@ def spectrogram_figure(pred: Prediction, config: ModelConfig) -> Figure:
     ax_bar = fig.add_subplot(grid[0, 2])
 
     image = _spectrogram(ax_spec, pred, config)
-    ax_spec.set_title("Log-mel spectrogram of the analysed speech (silence trimmed)", fontsize=10, loc="left")
+    ax_spec.set_title("Log-mel spectrogram of the analysed speech (silence trimmed)", fontsize=10)
     ax_spec.tick_params(labelbottom=False)
     fig.colorbar(image, cax=ax_bar, label="Power (dB)")
 
@@ -141,15 +141,14 @@ def overlay_figure(pred: Prediction, config: ModelConfig) -> Figure | None:
         extent=(0.0, seconds, -0.5, joint.shape[0] - 0.5), interpolation="bilinear",
     )  # fmt: skip
     ax.set_xlabel("Time (s)")
-    ax.set_title("Where the model looked: time attention x frequency attention over the spectrogram",
-                 fontsize=10, loc="left")  # fmt: skip
+    ax.set_title("Where the model looked: time attention x frequency attention over the spectrogram", fontsize=10)
     fig.colorbar(image, ax=ax, label="Attention (time x frequency)", pad=0.01)
     return fig
 
 
 def timeline_figure(pred: Prediction, tasks: list[str] | None = None) -> Figure | None:
-    """Per-window class probabilities over time, one row per task; None for a single-window clip."""
-    if len(pred.windows) < 2:
+    """Per-window class probabilities over time, one row per task (None without windows)."""
+    if not pred.windows:
         return None
     tasks = [t for t in (tasks or ["gender", "age"]) if t in pred.probabilities] or list(pred.probabilities)[:2]
     heights = [max(1.0, 0.32 * len(pred.probabilities[t])) for t in tasks]
@@ -174,7 +173,8 @@ def timeline_figure(pred: Prediction, tasks: list[str] | None = None) -> Figure 
         ax.set_ylabel(TASK_TITLES.get(task, task), fontsize=9)
         if row < len(tasks) - 1:
             ax.tick_params(labelbottom=False)
-    first.set_title(f"Prediction per {ends[0] - starts[0]:.2f} s analysis window (windows overlap)", fontsize=10, loc="left")
+    overlap = " (windows overlap)" if len(pred.windows) > 1 else " (the clip is one window)"
+    first.set_title(f"Prediction per {ends[0] - starts[0]:.2f} s analysis window{overlap}", fontsize=10)
     first.legend(loc="upper right", fontsize=8, framealpha=0.8)
     ax.set_xlabel("Time (s)")
     fig.colorbar(image, cax=fig.add_subplot(grid[:, 1]), label="Probability")

@@ -142,3 +142,18 @@ def test_without_microphone_permission_the_page_says_so_and_upload_works(pw, ser
         expect_results(page)
     finally:
         b.close()
+
+
+def test_example_clip_fills_the_input_and_shows_results(browser, server):
+    page = open_page(browser, server, DESKTOP)
+    first = page.get_by_role("button", name="en_male.wav").first
+    first.click()  # computed and cached on first use
+    expect_results(page)
+    assert page.is_visible("#audio-input [data-testid='waveform-controls']")
+    page.get_by_role("button", name="es_female_low.wav").first.click()
+    page.wait_for_timeout(3000)
+    first.click()  # now served from the cache
+    page.wait_for_timeout(3000)
+    expect_results(page)
+    page.screenshot(path=ARTIFACTS / "example_cached.png", full_page=True)
+    page.context.close()

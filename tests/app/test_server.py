@@ -34,7 +34,6 @@ def test_classify_returns_labels_and_figures(client, long_clip):
     assert gender["label"] in ("female", "male") and len(gender["confidences"]) == 2
     assert age["label"] and joint["label"]
     for plot in (spectrogram, overlay, timeline):
-        plot = plot.get("value", plot)  # visibility updates wrap the value
         assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
 
 
