@@ -16,6 +16,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 
 from agegender.demo import CONCURRENCY_LIMIT, MAX_FILE_SIZE, MAX_SECONDS, QUEUE_SIZE, Demo  # noqa: E402
 
@@ -116,7 +117,11 @@ def main(argv=None) -> None:
                         help="address to listen on (0.0.0.0 to serve the network)")  # fmt: skip
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="longest clip accepted")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("AGEGENDER_THREADS", 1)),
+                        help="CPU threads per request (default 1: concurrent requests use the other cores; "
+                             "several threads per request on a busy CPU are many times slower)")  # fmt: skip
     args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         demo = Demo.load(args.model, max_seconds=args.max_seconds)  # loaded once, shared by all requests
