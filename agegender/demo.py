@@ -272,6 +272,8 @@ class Demo:
         )
         timings["plot"] = time.perf_counter() - start
         analysis.timings = timings
+        log.info("analysed %.1f s of speech: load %.0f ms, predict %.0f ms, build figures %.0f ms", pred.duration,
+                 *(1000 * timings[k] for k in ("load", "predict", "plot")))  # fmt: skip
         return analysis
 
     def _guarded(self, fn, audio):
