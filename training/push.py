@@ -71,7 +71,8 @@ def model_card(model_dir: str | Path, repo_id: str = "USER/agegender-mamcnn") ->
           f"{size_mb:.1f} MB of float32 weights. Input: mono 16 kHz speech, {config.n_mels}-band log-mel, "
           f"{config.window_seconds:.2f} s windows; a clip's prediction is the mean of its windows' probabilities.", "",
           "```python", "from agegender import AgeGenderClassifier", "",
-          f'model = AgeGenderClassifier.from_pretrained("{repo_id}")', 'print(model.predict("speech.wav").to_dict())',
+          f'model = AgeGenderClassifier.from_pretrained("{repo_id}")  # or a local copy of this directory',
+          'print(model.predict("speech.wav").to_dict())',
           "```", ""]  # fmt: skip
     L += ["## Evaluation", ""]
     if metrics:
