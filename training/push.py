@@ -81,6 +81,11 @@ def model_card(model_dir: str | Path, repo_id: str = "USER/agegender-mamcnn") ->
               "macro-F1 and UAR (unweighted average recall) count every class equally, so they are the figures "
               "to read, not accuracy.", ""]  # fmt: skip
         L += _table(metrics) + [""]
+        below = [t for t, s in metrics["tasks"].items() if s["accuracy"] < s.get("majority_accuracy", 0)]
+        if below:
+            L += [f"Accuracy on {', '.join(below)} is *below* the majority baseline's: the balanced training makes the "
+                  "model spread its answers over all classes instead of always giving the largest one, which is what "
+                  "lifts macro-F1 and UAR above the baseline. Read these figures as weak.", ""]  # fmt: skip
         absent = {t: s["absent_classes"] for t, s in metrics["tasks"].items() if s.get("absent_classes")}
         if absent:
             L += ["Classes absent from this split (not in the macro averages): "
