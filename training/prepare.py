@@ -80,16 +80,17 @@ def _init_worker():
 
 
 def prepare(records: list[Record], cache: str | Path, sample_rate: int = 16000, workers: int | None = None,
-            seed: int = 0, source: str = "", quiet: bool = False) -> dict:  # fmt: skip
+            seed: int | None = None, source: str = "", quiet: bool = False) -> dict:  # fmt: skip
     """Decode `records` into `cache` (resuming); returns a summary with counts."""
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     meta_path = cache / META
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta["sample_rate"] != sample_rate:
-            raise ValueError(f"{cache} holds {meta['sample_rate']} Hz audio, not {sample_rate} Hz; use another cache")
-    meta = {"sample_rate": sample_rate, "seed": seed, "source": source, "dtype": "int16"}
+    old = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if old and old["sample_rate"] != sample_rate:
+        raise ValueError(f"{cache} holds {old['sample_rate']} Hz audio, not {sample_rate} Hz; use another cache")
+    if seed is None:  # keep the split an existing cache was given
+        seed = old.get("seed", 0)
+    meta = {"sample_rate": sample_rate, "seed": seed, "source": source or old.get("source", ""), "dtype": "int16"}
     meta_path.write_text(json.dumps(meta, indent=1))
 
     done = {r["path"]: r for r in _read_jsonl(cache / INDEX)}
@@ -135,7 +136,7 @@ def is_cache(path: str | Path) -> bool:
     return (Path(path) / INDEX).is_file() and (Path(path) / META).is_file()
 
 
-def ensure_cache(data: str | Path, cache: str | Path | None = None, seed: int = 0, release_splits: bool = False,
+def ensure_cache(data: str | Path, cache: str | Path | None = None, seed: int | None = None, release_splits: bool = False,
                  workers: int | None = None, sample_rate: int = 16000) -> Path:  # fmt: skip
     """`data` itself when it is a prepared cache; otherwise prepare it into `cache` (default data/cache/<name>)."""
     if is_cache(data):
@@ -153,7 +154,7 @@ def main(argv=None):
     ap.add_argument("--data", required=True, help="Common Voice / Kaggle directory or a manifest CSV")
     ap.add_argument("--cache", required=True, help="output directory for the decoded cache")
     ap.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split")
+    ap.add_argument("--seed", type=int, default=None, help="seed of the speaker-disjoint split (default: the cache's, else 0)")
     ap.add_argument("--search-seed", type=int, default=0, metavar="N",
                     help="use the seed in 0..N-1 whose val/test splits best cover every class (overrides --seed)")
     ap.add_argument("--release-splits", action="store_true", help="use the corpus's own train/dev/test")

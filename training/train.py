@@ -56,7 +56,7 @@ def parse_args(argv=None):
     ap.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on for CUDA)")
     ap.add_argument("--workers", type=int, default=None, help="loader processes (default 4 on CUDA, 0 on CPU)")
     ap.add_argument("--seed", type=int, default=0, help="training seed (the split's seed is the cache's)")
-    ap.add_argument("--split-seed", type=int, default=0, help="seed of the speaker split when preparing a corpus")
+    ap.add_argument("--split-seed", type=int, default=None, help="seed of the speaker split when preparing a corpus")
     ap.add_argument("--resume", action="store_true", help="continue from out/state.pt")
     return ap.parse_args(argv)
 

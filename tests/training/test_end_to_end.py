@@ -9,10 +9,11 @@ from training.data import Cache
 
 def test_prepare_train_evaluate_load_predict(manifest_corpus, tmp_path, capsys):
     cache = tmp_path / "cache"
-    prepare.main(["--data", str(manifest_corpus / "manifest.csv"), "--cache", str(cache), "--workers", "2"])
+    prepare.main(["--data", str(manifest_corpus / "manifest.csv"), "--cache", str(cache), "--workers", "2", "--seed", "5"])
     assert len(Cache(cache).items) == 48
     prepare.main(["--data", str(manifest_corpus / "manifest.csv"), "--cache", str(cache)])  # resumes: no work
     assert "'clips': 48" in capsys.readouterr().out
+    assert Cache(cache).meta["seed"] == 5  # resuming keeps the split
 
     out = tmp_path / "model"
     args = ["--data", str(cache), "--out", str(out), "--epochs", "2", "--batch-size", "16", "--lr", "1e-3",
