@@ -35,7 +35,8 @@ METRIC_NAMES = {
     "accuracy": "Accuracy",
     "macro_f1": "Macro F1",
     "uar": "UAR (balanced accuracy)",
-    "majority_accuracy": "Majority-class baseline",
+    "majority_accuracy": "Majority-class accuracy",
+    "majority_macro_f1": "Majority-class macro F1",
 }
 
 
@@ -105,7 +106,7 @@ def metrics_markdown(facts: ModelFacts) -> str:
         "| Task | " + " | ".join(METRIC_NAMES[c] for c in columns) + " |",
         "|---" * (len(columns) + 1) + "|",
     ]
-    for task, values in tasks.items():
+    for task, values in sorted(tasks.items(), key=lambda kv: TASKS.index(kv[0]) if kv[0] in TASKS else len(TASKS)):
         lines.append(f"| {TASK_TITLES.get(task, task)} | " + " | ".join(_percent(values.get(c, "")) for c in columns) + " |")
     split = facts.metrics.get("split")
     head = f"Measured on the **{split}** split:" if split else "Measured accuracy:"

@@ -15,7 +15,7 @@ from agegender.audio import (
     UnsupportedFormatError,
     load_audio,
 )
-from conftest import voice
+from synth import voice
 
 
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:

@@ -7,7 +7,7 @@ import torch
 
 from agegender import AgeGenderClassifier, AudioError, ModelConfig
 from agegender.classifier import BUNDLED_MODEL
-from conftest import voice
+from synth import voice
 
 
 def test_round_trip_gives_identical_outputs(tmp_path, tiny_model):

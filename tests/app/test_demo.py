@@ -1,6 +1,7 @@
 """The functions behind the page, called directly: results, figures and the message for each bad input."""
 
 import json
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -12,6 +13,8 @@ from agegender import AgeGenderClassifier, ModelConfig, Prediction, WindowResult
 from agegender import demo as logic
 from agegender import plots
 from agegender.demo import Demo, ModelFacts
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Outside a running page, gr.Warning (the toast for bad audio) is a Python UserWarning.
 pytestmark = pytest.mark.filterwarnings("ignore:.*:UserWarning:gradio.helpers")
@@ -27,7 +30,7 @@ def test_analyse_gives_labels_summary_and_figures(demo, long_clip):
         probs = a.labels[task]
         assert probs and abs(sum(probs.values()) - 1) < 1e-3
     assert a.labels["gender"].keys() == {"female", "male"}
-    assert "placeholder" in a.summary and "%" in a.summary
+    assert ("placeholder" in a.summary) == demo.facts.placeholder and "%" in a.summary
     labels = axis_labels(a.spectrogram)
     assert {"Time (s)", "Frequency (Hz)", "Power (dB)"} <= labels  # seconds, Hz and a colour bar
     assert any("attention" in label for label in labels)
@@ -66,7 +69,7 @@ def test_gradio_numpy_audio_and_stereo(demo, long_clip):
     from_array = demo.predict((rate, stereo))
     assert from_array["labels"] == from_file["labels"]
     json.dumps(from_array)  # plain JSON for API clients
-    assert from_array["model"]["untrained_placeholder"] is True
+    assert from_array["model"]["untrained_placeholder"] is demo.facts.placeholder
     assert from_array["windows"][0]["start"] == 0.0
 
 
@@ -163,14 +166,24 @@ def test_model_card_metrics_are_shown_when_present(tmp_path):
     facts = logic.model_facts(str(tmp_path))
     assert not facts.placeholder
     table = logic.metrics_markdown(facts)
-    assert "**test** split" in table and "91.2%" in table and "Majority-class baseline" in table
+    assert "**test** split" in table and "91.2%" in table and "Majority-class accuracy" in table
     assert facts.limitations == "Only adults reading aloud."
 
 
-def test_placeholder_model_says_it_has_no_measured_accuracy(demo):
-    assert demo.facts.placeholder  # the bundled checkpoint has no metrics.json yet
-    text = demo.how_it_works_markdown()
+def test_placeholder_model_says_it_has_no_measured_accuracy():
+    untrained = AgeGenderClassifier(ModelConfig(width=0.1)).eval()
+    placeholder = Demo(untrained, facts=ModelFacts(source="untrained"))
+    assert placeholder.facts.placeholder
+    text = placeholder.how_it_works_markdown()
     assert "No measured accuracy" in text and "untrained placeholder" in text
+
+
+def test_bundled_model_shows_its_measured_accuracy(demo):
+    metrics = json.loads((ROOT / "checkpoints" / "metrics.json").read_text())
+    assert not demo.facts.placeholder
+    text = demo.how_it_works_markdown()
+    assert "No measured accuracy" not in text and "**test** split" in text
+    assert f"{metrics['tasks']['gender']['accuracy']:.1%}" in text
     assert "spectrogram" in text.lower() and "time branch" in text and "frequency branch" in text
     assert "60 s" in demo.limits_markdown() and "10 MB" in demo.limits_markdown()
 
