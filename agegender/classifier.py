@@ -103,7 +103,9 @@ class AgeGenderClassifier(
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
                          map_location: str = "cpu", **model_kwargs):  # fmt: skip
-        """Strict load: every weight must be present with the right shape, or this raises."""
+        """Strict load: config.json and every weight must be there, with the right shapes, or this raises."""
+        if model_kwargs.get("config") is None:
+            raise FileNotFoundError(f"{model_id} has no {constants.CONFIG_NAME}")
         model = cls(**model_kwargs)
         if os.path.isdir(model_id):
             weights = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)

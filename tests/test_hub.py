@@ -64,3 +64,23 @@ def test_unknown_hub_id_offline_is_a_one_line_error(offline_env, make_wav):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: could not load model nobody/missing")
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_hub_repo_without_config_is_an_error(monkeypatch, tiny_model_dir):
+    """The mixin logs a config.json missing on the Hub and goes on with defaults; we refuse instead."""
+    import httpx2
+    from huggingface_hub import hub_mixin
+    from huggingface_hub.errors import RemoteEntryNotFoundError
+
+    from agegender import AgeGenderClassifier
+
+    def download(repo_id, filename, **kwargs):
+        if filename == "config.json":
+            response = httpx2.Response(404, request=httpx2.Request("GET", "https://huggingface.co"))
+            raise RemoteEntryNotFoundError("404: config.json", response=response)
+        return str(tiny_model_dir / filename)
+
+    monkeypatch.setattr(hub_mixin, "hf_hub_download", download)
+    monkeypatch.setattr("agegender.classifier.hf_hub_download", download)
+    with pytest.raises(FileNotFoundError, match="has no config.json"):
+        AgeGenderClassifier.from_pretrained(REPO_ID)
