@@ -29,6 +29,8 @@ CSS = """
 #summary { font-size: 1.08rem; min-height: 2.5rem; }
 #summary p { margin: 0; }
 .plot-panel img { width: 100%; height: auto; }
+#how-it-works table { display: block; overflow-x: auto; }
+#how-it-works th, #how-it-works td { white-space: nowrap; }
 /* On a phone the figures keep a readable size and scroll sideways. */
 @media (max-width: 700px) {
   .plot-panel { overflow-x: auto !important; }

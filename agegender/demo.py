@@ -34,9 +34,9 @@ TASK_TITLES = {"gender": "Gender", "age": "Age group", "age_gender": "Age and ge
 METRIC_NAMES = {
     "accuracy": "Accuracy",
     "macro_f1": "Macro F1",
-    "uar": "UAR (balanced accuracy)",
-    "majority_accuracy": "Majority-class accuracy",
-    "majority_macro_f1": "Majority-class macro F1",
+    "uar": "UAR",
+    "majority_accuracy": "Majority accuracy",
+    "majority_macro_f1": "Majority macro F1",
 }
 
 
@@ -110,7 +110,11 @@ def metrics_markdown(facts: ModelFacts) -> str:
         lines.append(f"| {TASK_TITLES.get(task, task)} | " + " | ".join(_percent(values.get(c, "")) for c in columns) + " |")
     split = facts.metrics.get("split")
     head = f"Measured on the **{split}** split:" if split else "Measured accuracy:"
-    return head + "\n\n" + "\n".join(lines)
+    note = (
+        "UAR is the unweighted average recall (balanced accuracy); the majority columns score a model that "
+        "always answers the most common training class."
+    )
+    return head + "\n\n" + "\n".join(lines) + "\n\n" + note
 
 
 # -- turning a prediction into what the page shows -------------------------------------------------------

@@ -166,7 +166,7 @@ def test_model_card_metrics_are_shown_when_present(tmp_path):
     facts = logic.model_facts(str(tmp_path))
     assert not facts.placeholder
     table = logic.metrics_markdown(facts)
-    assert "**test** split" in table and "91.2%" in table and "Majority-class accuracy" in table
+    assert "**test** split" in table and "91.2%" in table and "Majority accuracy" in table
     assert facts.limitations == "Only adults reading aloud."
 
 
