@@ -165,7 +165,6 @@ class AgeGenderClassifier(
         time_att = torch.cat([o.time_attention for o in outputs]).float().cpu() if gated else None
         freq_att = torch.cat([o.freq_attention for o in outputs]).float().cpu() if gated else None
 
-        seconds_per_frame = cfg.hop_length / cfg.sample_rate
         owners_t = torch.tensor(owners)
         results = []
         for i, spec in enumerate(spectrograms):
@@ -173,8 +172,8 @@ class AgeGenderClassifier(
             frames = spec.shape[-1]
             window_results = [
                 WindowResult(
-                    start=starts[r] * seconds_per_frame,
-                    end=min(starts[r] + cfg.window_frames, frames) * seconds_per_frame,
+                    start=starts[r] * cfg.frame_seconds,
+                    end=min(starts[r] + cfg.window_frames, frames) * cfg.frame_seconds,
                     probabilities={t: self._named(t, probs[t][r]) for t in cfg.tasks},
                 )
                 for r in rows.tolist()

@@ -50,5 +50,10 @@ class ModelConfig:
         return list(self.labels)
 
     @property
+    def frame_seconds(self) -> float:
+        """Time between spectrogram frames."""
+        return self.hop_length / self.sample_rate
+
+    @property
     def window_seconds(self) -> float:
-        return self.window_frames * self.hop_length / self.sample_rate
+        return self.window_frames * self.frame_seconds

@@ -359,7 +359,7 @@ class Demo:
         window = cfg.window_seconds
         limits = self.facts.limitations
         return f"""\
-**The spectrogram.** The recording is cut into 25 ms slices every {1000 * cfg.hop_length / cfg.sample_rate:.0f} ms;
+**The spectrogram.** The recording is cut into 25 ms slices every {1000 * cfg.frame_seconds:.0f} ms;
 for each slice the energy in {cfg.n_mels} frequency bands ({cfg.f_min:.0f} Hz to {cfg.f_max / 1000:.0f} kHz,
 spaced like human pitch perception, the *mel* scale) is measured in decibels. Time runs left to right,
 pitch bottom to top, and brighter means louder. Voice pitch, its harmonics and the resonances of the

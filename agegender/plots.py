@@ -55,13 +55,9 @@ def _mel_axis(axis, config: ModelConfig) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: _hz_label(float(np.interp(v, bands, freqs)))))
 
 
-def _seconds_per_frame(config: ModelConfig) -> float:
-    return config.hop_length / config.sample_rate
-
-
 def _spectrogram(ax, pred: Prediction, config: ModelConfig, cmap: str = SPEC_CMAP, alpha: float = 1.0):
     spec = pred.spectrogram
-    seconds = spec.shape[1] * _seconds_per_frame(config)
+    seconds = spec.shape[1] * config.frame_seconds
     vmax = float(spec.max())
     vmin = max(float(spec.min()), vmax - 80.0)  # an 80 dB range shows speech without the numeric floor
     image = ax.imshow(
@@ -97,7 +93,7 @@ def spectrogram_figure(pred: Prediction, config: ModelConfig) -> Figure:
     fig.colorbar(image, cax=ax_bar, label="Power (dB)")
 
     time_map = pred.time_attention
-    t = (np.arange(len(time_map)) + 0.5) * _seconds_per_frame(config)
+    t = (np.arange(len(time_map)) + 0.5) * config.frame_seconds
     ax_time.fill_between(t, 0, time_map, color=ATTENTION_COLOR, alpha=0.35, linewidth=0)
     ax_time.plot(t, time_map, color=ATTENTION_COLOR, linewidth=1.2)
     ax_time.set_ylim(0, 1.02)
@@ -135,7 +131,7 @@ def overlay_figure(pred: Prediction, config: ModelConfig) -> Figure | None:
     fig = new_figure(9.0, 3.4)
     ax = fig.add_subplot()
     _spectrogram(ax, pred, config, cmap="gray")
-    seconds = pred.spectrogram.shape[1] * _seconds_per_frame(config)
+    seconds = pred.spectrogram.shape[1] * config.frame_seconds
     image = ax.imshow(
         joint, origin="lower", aspect="auto", cmap=OVERLAY_CMAP, vmin=0.0, vmax=1.0, alpha=0.55,
         extent=(0.0, seconds, -0.5, joint.shape[0] - 0.5), interpolation="bilinear",
