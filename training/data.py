@@ -58,6 +58,11 @@ def targets(item: dict, labels: dict[str, list[str]]) -> list[int]:
     return out
 
 
+def target_matrix(items: list[dict], labels: dict[str, list[str]]) -> np.ndarray:
+    """(clips, tasks) class indices, -1 where a clip has no label for a task."""
+    return np.array([targets(it, labels) for it in items], dtype=np.int64).reshape(-1, len(labels))
+
+
 def stratum(item: dict) -> str:
     """The finest label a clip has, used to balance sampling."""
     return f"{item['gender']}-{item['age']}"
@@ -90,7 +95,7 @@ class CropBatches(torch.utils.data.Dataset):
         self.cache, self.length, self.batches, self.seed = cache, length, batches, seed
         self.offsets = np.array([it["offset"] for it in items], dtype=np.int64)
         self.lengths = np.array([it["length"] for it in items], dtype=np.int64)
-        self.targets = torch.tensor([targets(it, labels) for it in items], dtype=torch.long)
+        self.targets = torch.from_numpy(target_matrix(items, labels))
         self.epoch = 0
 
     def __len__(self):

@@ -20,7 +20,7 @@ import torch
 
 from agegender.classifier import AgeGenderClassifier
 
-from .data import Cache, targets
+from .data import Cache, target_matrix
 from .metrics import confusion_text, majority, scores
 from .prepare import ensure_cache
 
@@ -50,7 +50,7 @@ def split_sizes(cache: Cache) -> dict:
 
 
 def label_counts(items: list[dict], labels: dict[str, list[str]]) -> dict:
-    y = np.array([targets(it, labels) for it in items]).reshape(-1, len(labels))
+    y = target_matrix(items, labels)
     return {t: dict(Counter(labels[t][v] for v in y[:, j] if v >= 0)) for j, t in enumerate(labels)}
 
 
@@ -58,8 +58,8 @@ def evaluate_items(model: AgeGenderClassifier, cache: Cache, items: list[dict], 
     """Metrics per task on `items`, with the majority baseline learnt from `train_items`."""
     labels = model.config.labels
     pred, probs = predict_items(model, cache, items)
-    y = np.array([targets(it, labels) for it in items]).reshape(-1, len(labels))
-    y_train = np.array([targets(it, labels) for it in train_items]).reshape(-1, len(labels))
+    y = target_matrix(items, labels)
+    y_train = target_matrix(train_items, labels)
     tasks = {}
     for j, (task, names) in enumerate(labels.items()):
         ok = y[:, j] >= 0
