@@ -13,6 +13,8 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from .config import SAMPLE_RATE
+
 MIN_SPEECH_SECONDS = 0.5
 MAX_SECONDS = 600.0
 MIN_SAMPLE_RATE = 8000
@@ -55,7 +57,7 @@ def _ffmpeg_decode(path: Path, sample_rate: int, max_seconds: float) -> np.ndarr
     cmd += ["-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
-        raise UnreadableAudioError(f"could not decode the file (is it a complete audio file?)")
+        raise UnreadableAudioError("could not decode the file: not a readable audio file, or an incomplete one")
     return np.frombuffer(proc.stdout, dtype="<f4").copy()
 
 
@@ -82,12 +84,15 @@ def decode(path: str | os.PathLike, max_seconds: float = MAX_SECONDS) -> tuple[n
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise UnreadableAudioError(f"could not decode the file ({exc})") from None
     if shutil.which("ffmpeg"):
-        return _ffmpeg_decode(path, 16000, max_seconds), 16000
+        return _ffmpeg_decode(path, SAMPLE_RATE, max_seconds), SAMPLE_RATE
     if path.suffix.lower() in FFMPEG_FORMATS:
         raise UnsupportedFormatError(
             f"unsupported format '{path.suffix}'; convert it to wav (or install ffmpeg)"
         )
-    raise UnreadableAudioError(f"not a readable audio file (wav, flac, ogg, opus or mp3 expected)")
+    raise UnreadableAudioError(
+        "could not decode the file: not a readable audio file (wav, flac, ogg, opus or mp3 expected; "
+        "other formats need ffmpeg)"
+    )
 
 
 def to_mono_float(samples: np.ndarray) -> np.ndarray:
@@ -151,7 +156,7 @@ def trim_to_speech(samples: np.ndarray, sample_rate: int, margin: float = 0.1) -
 def load_audio(
     source: str | os.PathLike | np.ndarray | torch.Tensor,
     sample_rate: int | None = None,
-    target_rate: int = 16000,
+    target_rate: int = SAMPLE_RATE,
     max_seconds: float = MAX_SECONDS,
 ) -> np.ndarray:
     """A file path or sample array as mono float32 speech at `target_rate`, silence trimmed.
