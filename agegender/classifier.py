@@ -15,7 +15,15 @@ from .config import ModelConfig
 from .features import LogMel, split_windows, to_db
 from .model import MAMCNN, ModelOutput
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "checkpoints"
+
+def bundled_model_dir() -> Path:
+    """The bundled model: `agegender/checkpoints` in an installed package, `checkpoints/` in a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "checkpoints"
+    return installed if (installed / constants.CONFIG_NAME).is_file() else package.parent / "checkpoints"
+
+
+BUNDLED_MODEL = bundled_model_dir()
 MODEL_ENV = "AGEGENDER_MODEL"
 
 
