@@ -10,7 +10,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
 from torch import nn
 
-from .audio import MAX_SECONDS, load_audio
+from .audio import MAX_SECONDS, AudioError, load_audio
 from .config import ModelConfig
 from .features import LogMel, split_windows, to_db
 from .model import MAMCNN, ModelOutput
@@ -146,11 +146,32 @@ class AgeGenderClassifier(
 
     def predict(self, source, sample_rate: int | None = None) -> Prediction:
         """Classify one file path or sample array (give `sample_rate` with an array)."""
-        return self.predict_batch([source], sample_rate)[0]
+        return self.classify_waveforms([self.load(source, sample_rate)])[0]
 
-    def predict_batch(self, sources, sample_rate: int | None = None, batch_size: int = 32) -> list[Prediction]:
-        """Classify many files or arrays, running their windows through the network in batches."""
-        return self.classify_waveforms([self.load(s, sample_rate) for s in sources], batch_size)
+    def predict_batch(self, sources, sample_rate: int | None = None, batch_size: int = 32,
+                      errors: str = "raise") -> list:  # fmt: skip
+        """Classify many files or arrays, running their windows through the network in batches.
+
+        A source that cannot be classified raises its `AudioError`, its message starting with the file name
+        (or `item N` for an array); with `errors="return"` that error takes its place in the list instead.
+        """
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
+        results, waveforms, places = [], [], []
+        for i, source in enumerate(sources):
+            try:
+                waveforms.append(self.load(source, sample_rate))
+                places.append(i)
+                results.append(None)
+            except AudioError as exc:
+                name = str(source) if isinstance(source, (str, os.PathLike)) else f"item {i}"
+                named = type(exc)(f"{name}: {exc}")
+                if errors == "raise":
+                    raise named from exc
+                results.append(named)
+        for i, prediction in zip(places, self.classify_waveforms(waveforms, batch_size)):
+            results[i] = prediction
+        return results
 
     @torch.inference_mode()
     def classify_waveforms(self, waveforms: list[np.ndarray], batch_size: int = 32) -> list[Prediction]:
