@@ -81,6 +81,23 @@ def predict(args) -> int:
     return 1 if failed else 0
 
 
+def export(args) -> int:
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        print("error: the ONNX export needs onnx and onnxscript: pip install 'agegender[export]'", file=sys.stderr)
+        return 2
+    from .export import export_onnx
+
+    classifier = load_classifier(args.model)
+    if classifier is None:
+        return 2
+    names = export_onnx(classifier, args.onnx, args.opset)
+    print(f"wrote {args.onnx}: waveform (batch, samples) -> {', '.join(names)}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agegender", description="Age and gender from speech.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: some for long runs, 0: none)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")  # fmt: skip
+    e = commands.add_parser("export", help="write the model as ONNX", description="Write the model as ONNX.")
+    e.add_argument("--onnx", required=True, metavar="FILE", help="output file, e.g. model.onnx")
+    e.add_argument("--model", default=None, help="Hub id or local directory (default: $AGEGENDER_MODEL or bundled)")
+    e.add_argument("--opset", type=int, default=18, help="ONNX opset version")
     args = parser.parse_args(argv)
-    return predict(args)
+    return predict(args) if args.command == "predict" else export(args)
 
 
 def positive(text: str) -> int:
