@@ -75,9 +75,8 @@ def predict(args) -> int:
                 rows.write(path, result)
             else:
                 print(json.dumps({"file": path, **result.to_dict()}) if args.json else format_line(path, result))
+            sys.stdout.flush()  # each row is out as soon as it is known
             bar.update()
-            if bar.n % args.batch_size == 0:
-                sys.stdout.flush()
     return 1 if failed else 0
 
 

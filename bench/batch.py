@@ -1,14 +1,15 @@
-"""Memory and speed of batch prediction on many files: `python bench/batch.py [--files 5000]`.
+"""Memory and speed of batch prediction on many files: `python -m bench.batch [--files 5000]`.
 
 Writes `--files` generated clips (1.5-4 s, 16 kHz wav) to a temporary folder, then runs, each in its own
 process and side by side:
 
-- `agegender predict FOLDER --csv`: streams in batches, decoding in worker processes;
+- `agegender predict FOLDER --csv`: streams in batches, decoding in the process itself (`--workers 0`)
+  and in worker processes (`--workers`, default 1);
 - decode all, then classify all, keeping every result: what `predict_batch` does, and what the command
   line did before it streamed (its progress counts decoded files).
 
 For each it prints the memory in use (PSS: resident memory of the process and its workers, shared pages
-counted once) when 10%, 50% and 100% of the files are done, the peak, and files per second. Flat memory: the 10% and 100% figures stay close.
+counted once) when 10%, 25%, 50%, 75% and 100% of the files are done, the peak, and files per second.
 """
 
 import argparse
@@ -24,6 +25,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
+MARKS = (0.1, 0.25, 0.5, 0.75, 1.0)
 
 HOLD_ALL = """
 import sys
@@ -83,15 +85,15 @@ def run(name: str, cmd: list[str], out: Path, n: int, progress) -> None:
         rss = tree_pss_mb(proc.pid)
         peak = max(peak, rss)
         done = progress(out)
-        for frac in (0.1, 0.5, 1.0):
+        for frac in MARKS:
             if frac not in marks and done >= frac * n:
                 marks[frac] = rss
         time.sleep(0.5)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         print(f"{name}: exit status {proc.returncode}")
-    at = "  ".join(f"{int(100 * f)}%: {marks[f]:6.0f} MB" if f in marks else f"{int(100 * f)}%:      - MB" for f in (0.1, 0.5, 1.0))
-    print(f"{name:<34} memory {at}  peak {peak:6.0f} MB  {n / seconds:6.1f} files/s ({seconds:.0f} s)")
+    at = " ".join(f"{marks[f]:5.0f}" if f in marks else "    -" for f in MARKS)
+    print(f"{name:<30} {at} MB  peak {peak:5.0f} MB  {n / seconds:5.1f} files/s ({seconds:.0f} s)", flush=True)
 
 
 def main() -> None:
@@ -118,8 +120,10 @@ def main() -> None:
             with open(path, "rb") as f:
                 return sum(1 for line in f if line.startswith(b"decoded "))
 
-        stream = [sys.executable, "-m", "agegender", "predict", str(folder), "--csv", "--workers", str(args.workers), *model]
-        run(f"agegender predict --workers {args.workers}", stream, Path(tmp) / "stream.csv", args.files, csv_rows)
+        print(f"{'memory (PSS) when done:':<30} " + " ".join(f"{int(100 * f):>4}%" for f in MARKS))
+        for workers in sorted({0, args.workers}):
+            stream = [sys.executable, "-m", "agegender", "predict", str(folder), "--csv", "--workers", str(workers), *model]
+            run(f"agegender predict --workers {workers}", stream, Path(tmp) / "stream.csv", args.files, csv_rows)
         hold = [sys.executable, "-c", HOLD_ALL, str(folder), *model[1:]]
         run("decode all, then classify all", hold, Path(tmp) / "hold.txt", args.files, decoded)
 

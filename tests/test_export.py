@@ -12,8 +12,8 @@ import torch
 
 from agegender import AgeGenderClassifier, ModelConfig
 from agegender.cli import main
-from agegender.export import WaveformModel, export_onnx
-from agegender.features import window_samples
+from agegender.export import WaveformModel, export_onnx, named_outputs
+from agegender.features import split_windows, window_samples
 from synth import voice
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'agegender[export]')")
@@ -44,14 +44,20 @@ def test_onnxruntime_matches_torch(exported, tiny_model, batch):
         np.testing.assert_allclose(got, expected[name].numpy(), rtol=0, atol=1e-4, err_msg=name)
 
 
-def test_onnx_window_gives_the_classifiers_prediction(exported, tiny_model):
-    """One window of audio: the ONNX graph's outputs are what `classify_waveforms` reports for it."""
-    x = windows(1, window_samples(tiny_model.config))
+def test_onnx_window_is_the_classifiers_window(exported, tiny_model):
+    """Audio one window long: the graph sees the window the classifier cuts from the clip's spectrogram."""
+    cfg = tiny_model.config
+    x = windows(1, window_samples(cfg))
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"waveform": x})))
-    p = tiny_model.classify_waveforms([x[0]])[0]
-    for task, labels in tiny_model.config.labels.items():
-        np.testing.assert_allclose(got[task][0], [p.probabilities[task][n] for n in labels], rtol=0, atol=1e-4)
+    with torch.no_grad():
+        spec = tiny_model.features(torch.from_numpy(x))[0]
+        cut, starts = split_windows(spec, cfg.window_frames, cfg.window_hop_frames)
+        expected = named_outputs(tiny_model(cut), cfg.tasks)
+    assert starts == [0] and set(got) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value.numpy(), rtol=0, atol=1e-4, err_msg=name)
+    p = tiny_model.classify_waveforms([x[0]])[0]  # the maps the library reports for this clip
     np.testing.assert_allclose(got["time_attention"][0], p.time_attention, rtol=0, atol=1e-4)
     np.testing.assert_allclose(got["freq_attention"][0], p.freq_attention, rtol=0, atol=1e-4)
 
