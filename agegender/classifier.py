@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import safetensors.torch
 import torch
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, constants, hf_hub_download
 from torch import nn
 
 from .answers import decide_heads
 from .audio import MAX_SECONDS, AudioError, load_audio
+from .card import model_card
 from .config import ModelConfig
 from .features import LogMel, split_windows, to_db
 from .model import MAMCNN, ModelOutput
@@ -157,6 +158,16 @@ class AgeGenderClassifier(
         """Only the network's weights are stored; the front end is rebuilt from the config."""
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
         safetensors.torch.save_file(state, str(save_directory / constants.SAFETENSORS_SINGLE_FILE))
+
+    def generate_model_card(self, repo_id: str = "USER/agegender-mamcnn", **kwargs) -> ModelCard:
+        """The card `save_pretrained` and `push_to_hub` write: `agegender.card.model_card` of the directory this
+        model was loaded from (its metrics and training record), the same card `python -m training.push` writes."""
+        source = getattr(self, "source", None)
+        return model_card(source if source and os.path.isdir(source) else None, repo_id, config=self.config)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        kwargs["model_card_kwargs"] = {"repo_id": repo_id, **(kwargs.get("model_card_kwargs") or {})}
+        return super().push_to_hub(repo_id, **kwargs)
 
     # -- inference ---------------------------------------------------------------------------------
 

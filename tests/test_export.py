@@ -38,7 +38,8 @@ def test_onnxruntime_matches_torch(exported, tiny_model, batch):
     with torch.no_grad():
         expected = WaveformModel(tiny_model).named(torch.from_numpy(x))
     names = [o.name for o in session.get_outputs()]
-    assert names == list(expected) and {"gender", "age", "age_gender", "time_attention", "freq_attention"} <= set(names)
+    assert names == list(expected)
+    assert {"gender", "age", "age_gender", "time_attention", "freq_attention", "age_years"} <= set(names)
     for name, got in zip(names, session.run(None, {"waveform": x})):
         assert got.shape == tuple(expected[name].shape) and got.shape[0] == batch
         np.testing.assert_allclose(got, expected[name].numpy(), rtol=0, atol=1e-4, err_msg=name)
