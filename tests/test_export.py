@@ -28,7 +28,8 @@ def exported(tmp_path_factory, tiny_model_dir):
 
 
 def windows(n: int, size: int) -> np.ndarray:
-    return np.stack([voice(size / 16000 + 0.01, f0=100 + 40 * i, seed=i)[:size] for i in range(n)])
+    names = ["en_male", "fr_female", "de_male"]
+    return np.stack([voice(size / 16000 + 0.01, seed=i, name=names[i % 3])[:size] for i in range(n)])
 
 
 @pytest.mark.parametrize("batch", [1, 3])

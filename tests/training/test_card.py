@@ -3,6 +3,7 @@
 import csv
 import json
 import shlex
+from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCard
@@ -41,7 +42,8 @@ def run(tmp_path, clip_maker):
     return out, argv
 
 
-def test_card_lists_corpora_licences_metrics_and_the_command(run):
+def test_card_lists_corpora_licences_metrics_and_the_command(run, monkeypatch):
+    """One run for both checks (training twice is slow): the card's content, then push_to_hub's copy of it."""
     out, argv = run
     card = ModelCard(push.model_card(out, "someone/agegender-test"))
     assert shlex.join(["python", "-m", "training.train", *argv]) in card.text  # --patience included
@@ -60,11 +62,8 @@ def test_card_lists_corpora_licences_metrics_and_the_command(run):
     assert results[("speech_accent_archive", "age_years", "age MAE (years)")] == round(mae, 4)
     assert ("commonvoice", "age_years", "age MAE (years)") not in results  # no exact ages there
 
-
-def test_push_to_hub_uploads_the_same_card(run, monkeypatch):
     from huggingface_hub import hub_mixin
 
-    out, _ = run
     uploaded = {}
 
     class FakeApi:
@@ -75,7 +74,7 @@ def test_push_to_hub_uploads_the_same_card(run, monkeypatch):
             return type("Repo", (), {"repo_id": repo_id})()
 
         def upload_folder(self, *, folder_path, **kwargs):
-            uploaded["card"] = (folder_path / "README.md").read_text()
+            uploaded["card"] = (Path(folder_path) / "README.md").read_text()
 
     monkeypatch.setattr(hub_mixin, "HfApi", FakeApi)
     AgeGenderClassifier.from_pretrained(out).push_to_hub("someone/agegender-test")
