@@ -21,7 +21,7 @@ MIN_SAMPLE_RATE = 8000
 SILENCE_DBFS = -55.0  # a recording whose loudest 25 ms frame is quieter than this is silent
 SPEECH_RANGE_DB = 40.0  # frames this far below the loudest one count as pauses
 MIN_MODULATION_DB = 6.0  # speech rises and falls by syllable; a steadier sound is noise or a tone
-MIN_SPEECH_SHARE = 0.3  # of a recording's sound that the voice-activity detector must call speech
+MIN_SPEECH_SHARE = 0.22  # of a recording's sound that the voice-activity detector must call speech
 MIN_VOICED_SECONDS = 0.15  # and never less than this (one short word gives about 0.2 s)
 FFMPEG_FORMATS = {".m4a", ".mp4", ".aac", ".webm", ".wma", ".amr", ".3gp", ".mkv", ".mov"}
 
