@@ -196,12 +196,17 @@ def epoch_batches(weights: np.ndarray, batch_size: int, epoch_size: int, rng: np
 
 
 def loader(cache, items, labels, config: ModelConfig, batch_size: int, epoch: int, seed: int, weights,
-           workers: int = 0, pin: bool = False, epoch_size: int | None = None):  # fmt: skip
-    """A DataLoader over one epoch of balanced random crops."""
+           workers: int = 0, pin: bool = False, epoch_size: int | None = None, rank: int = 0, world: int = 1):  # fmt: skip
+    """A DataLoader over one epoch of balanced random crops.
+
+    With `world` processes, every rank draws the same epoch and takes every `world`-th batch (wrapping
+    around so that all ranks take the same number of steps).
+    """
     from agegender.features import window_samples
 
     rng = np.random.default_rng([seed, epoch])
     batches = epoch_batches(weights, batch_size, epoch_size or len(items), rng)
+    batches = [batches[(rank + world * i) % len(batches)] for i in range(max(1, len(batches) // world))]
     ds = CropBatches(cache, items, labels, window_samples(config), batches, seed)
     ds.epoch = epoch
     return torch.utils.data.DataLoader(
@@ -271,5 +276,6 @@ def spec_augment(spec: torch.Tensor, time_masks: int = 2, time_width: int = 25, 
     return torch.where(keep, spec, fill)
 
 
-def steps_per_epoch(n_items: int, batch_size: int) -> int:
-    return max(1, math.floor(n_items / batch_size))
+def steps_per_epoch(n_items: int, batch_size: int, world: int = 1) -> int:
+    """Optimiser steps per epoch on each of `world` processes."""
+    return max(1, math.floor(n_items / batch_size) // world)

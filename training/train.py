@@ -10,21 +10,29 @@ At the end, the gender decision bias that balances female and male recall on eve
 validation clips is chosen and written into the saved config. `out/state.pt` holds
 the last epoch's weights, optimiser and RNG state for `--resume`; `out/log.csv` and `out/curves.png`
 the learning curves.
+
+Started by `torchrun --nproc_per_node N -m training.train ...` it trains with DistributedDataParallel:
+each process takes every N-th batch of the epoch, the epoch's metrics are summed over processes, and
+process 0 alone validates, saves, logs and calibrates.
 """
 
 import argparse
 import csv
 import json
 import math
+import os
 import random
 import shlex
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
@@ -82,6 +90,11 @@ def seed_everything(seed: int):
     torch.manual_seed(seed)
 
 
+def distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) in a single process."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
 def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -121,8 +134,9 @@ def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
-               smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0):  # fmt: skip
-    """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network."""
+               smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None):  # fmt: skip
+    """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network
+    (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`)."""
     device = model.device
     x = crops.to(device, non_blocking=True).float().div_(32767)
     y = y.to(device, non_blocking=True)
@@ -133,7 +147,7 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
         if augment:
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        output = model(spec)
+        output = (model if net is None else net)(spec)
     loss = multitask_loss(output.logits, y, tasks, smoothing)
     if output.age_years is not None and ages is not None:
         loss = loss + age_weight * age_loss(output.age_years, ages.to(device, non_blocking=True))
@@ -167,8 +181,17 @@ def plot_curves(rows: list[dict], tasks: list[str], path: Path):
 
 
 def train(args, argv: list[str] | None = None) -> dict:
-    seed_everything(args.seed)
+    rank, world, local_rank = distributed()
     device = torch.device(args.device)
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        # long timeout: the other ranks wait while rank 0 alone validates and calibrates
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=2))
+    main_rank = rank == 0
+    say = print if main_rank else lambda *a, **k: None
+    seed_everything(args.seed + rank)  # the model's start is rank 0's (DDP broadcasts it); augmentation differs
     torch.backends.cudnn.benchmark = device.type == "cuda"
     amp = args.amp if args.amp is not None else device.type == "cuda"
     workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
@@ -177,7 +200,11 @@ def train(args, argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    if rank:
+        dist.barrier()  # rank 0 prepares the cache first
     roots = args.data if len(args.data) > 1 else [ensure_cache(args.data[0], args.cache, seed=args.split_seed)]
+    if main_rank and world > 1:
+        dist.barrier()
     cache = Corpora(roots)
     train_items, val_items = cache.split("train"), cache.split("val")
     if args.max_clips:
@@ -187,7 +214,7 @@ def train(args, argv: list[str] | None = None) -> dict:
     if not train_items or not val_items:
         raise SystemExit(f"{cache.root}: need train and val clips (got {len(train_items)} and {len(val_items)})")
     sizes = split_sizes(cache)
-    print(f"split {json.dumps(sizes)}; training on {len(train_items)} clips, validating on {len(val_items)}")
+    say(f"split {json.dumps(sizes)}; training on {len(train_items)} clips, validating on {len(val_items)}")
 
     config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout,
                          age_years=not args.no_age_years)  # fmt: skip
@@ -195,7 +222,7 @@ def train(args, argv: list[str] | None = None) -> dict:
     model = AgeGenderClassifier(config).to(device)
     params = sum(p.numel() for p in model.net.parameters())
     opt = torch.optim.AdamW(model.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    spe = steps_per_epoch(args.epoch_size or len(train_items), args.batch_size)
+    spe = steps_per_epoch(args.epoch_size or len(train_items), args.batch_size, world)
     total = spe * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, spe, total, args.schedule))
     weights = sampling_weights(train_items, args.balance, args.speaker_cap)
@@ -208,7 +235,7 @@ def train(args, argv: list[str] | None = None) -> dict:
         sched.load_state_dict(st["sched"])
         start_epoch, best, best_epoch, bad, rows = st["epoch"] + 1, st["best"], st["best_epoch"], st["bad"], st["rows"]
         torch.set_rng_state(st["torch_rng"])
-        print(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
+        say(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
     argv = argv if argv is not None else (sys.argv[1:] if argv_is_cli() else [])
     command = shlex.join(["python", "-m", "training.train", *argv])
     record = {**vars(args), "command": command, "params": params, "split_sizes": sizes,
@@ -216,23 +243,27 @@ def train(args, argv: list[str] | None = None) -> dict:
     if args.resume and (out / "train_args.json").is_file():  # keep the run's own command; list each resume
         first = json.loads((out / "train_args.json").read_text())
         record = {**first, "resumed": [*first.get("resumed", []), {"after_epoch": start_epoch - 1, "command": command}]}
-    (out / "train_args.json").write_text(json.dumps(record, indent=1))
-    print(f"{params / 1e6:.2f} M parameters, width {args.width}, {args.variant}; device {device}, amp {amp}, "
-          f"{spe} steps/epoch of {args.batch_size}")  # fmt: skip
+    if main_rank:
+        (out / "train_args.json").write_text(json.dumps(record, indent=1))
+    say(f"{params / 1e6:.2f} M parameters, width {args.width}, {args.variant}; device {device}, amp {amp}, "
+        f"{spe} steps/epoch of {args.batch_size}" + (f" on each of {world} processes" if world > 1 else ""))  # fmt: skip
+    net = None
+    if world > 1:
+        net = DistributedDataParallel(model.net, device_ids=[local_rank] if device.type == "cuda" else None)
 
     t_start = time.time()
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
         model.train()
         dl = loader(cache, train_items, labels, config, args.batch_size, epoch, args.seed, weights,
-                    workers, device.type == "cuda", args.epoch_size)  # fmt: skip
+                    workers, device.type == "cuda", args.epoch_size, rank, world)  # fmt: skip
         wait, n_clips, loss_sum = 0.0, 0, torch.zeros((), device=device)
         correct, counted = torch.zeros(len(tasks), device=device), torch.zeros(len(tasks), device=device)
         t_wait = time.time()
         for crops, y, ages in dl:
             wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
-                                         ages, args.age_weight)  # fmt: skip
+                                         ages, args.age_weight, net)  # fmt: skip
             sched.step()
             with torch.no_grad():  # accumulated on the device: no synchronisation per step
                 for j, t in enumerate(tasks):
@@ -242,58 +273,74 @@ def train(args, argv: list[str] | None = None) -> dict:
                 loss_sum += loss.detach() * len(y)
             n_clips += len(y)
             t_wait = time.time()
-        loss_sum, correct, counted = loss_sum.item(), correct.tolist(), counted.tolist()
+        sums = torch.cat([torch.stack([loss_sum, torch.tensor(float(n_clips), device=device)]), correct, counted])
+        if world > 1:
+            dist.all_reduce(sums)
+        sums = sums.tolist()
+        loss_sum, n_clips, correct, counted = sums[0], int(sums[1]), sums[2 : 2 + len(tasks)], sums[2 + len(tasks) :]
         train_time = time.time() - t0
+        stop = False
+        if main_rank:
+            model.eval()
+            val = evaluate_items(model, cache, val_items, train_items)
+            score = float(np.mean([val["tasks"][t]["macro_f1"] for t in tasks]))
+            row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / max(n_clips, 1),
+                   "val_nll": float(np.mean([val["tasks"][t]["nll"] for t in tasks])), "val_score": score}  # fmt: skip
+            for j, t in enumerate(tasks):
+                row[f"train_{t}_acc"] = correct[j] / max(counted[j], 1)
+                for k in ("accuracy", "macro_f1", "uar"):
+                    row[f"val_{t}_{k if k != 'accuracy' else 'acc'}"] = val["tasks"][t][k]
+            if "age_years" in val:
+                row["val_age_mae"] = val["age_years"].get("mae", math.nan)  # nan: no exact ages in validation
+            row.update(clips=n_clips, clips_per_s=n_clips / train_time, data_wait=wait / train_time, seconds=time.time() - t0)
+            rows.append(row)
 
-        model.eval()
-        val = evaluate_items(model, cache, val_items, train_items)
-        score = float(np.mean([val["tasks"][t]["macro_f1"] for t in tasks]))
-        row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / max(n_clips, 1),
-               "val_nll": float(np.mean([val["tasks"][t]["nll"] for t in tasks])), "val_score": score}  # fmt: skip
-        for j, t in enumerate(tasks):
-            row[f"train_{t}_acc"] = correct[j] / max(counted[j], 1)
-            for k in ("accuracy", "macro_f1", "uar"):
-                row[f"val_{t}_{k if k != 'accuracy' else 'acc'}"] = val["tasks"][t][k]
-        if "age_years" in val:
-            row["val_age_mae"] = val["age_years"].get("mae", math.nan)  # nan: no exact ages in validation
-        row.update(clips_per_s=n_clips / train_time, data_wait=wait / train_time, seconds=time.time() - t0)
-        rows.append(row)
+            improved = score > best
+            if improved:
+                best, best_epoch, bad = score, epoch, 0
+                model.save_pretrained(out)
+                (out / "val_metrics.json").write_text(json.dumps({"epoch": epoch, "split": "val", **val}, indent=1))
+            else:
+                bad += 1
+            torch.save({"net": model.net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "rows": rows,
+                        "torch_rng": torch.get_rng_state(), "args": vars(args)}, out / STATE)  # fmt: skip
+            with open(out / "log.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+            plot_curves(rows, tasks, out / "curves.png")
+            per_task = "  ".join(
+                f"{t} acc {row[f'val_{t}_acc']:.3f} F1 {row[f'val_{t}_macro_f1']:.3f}" for t in tasks
+            )
+            print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val {per_task}  score {score:.4f}"
+                  f"{' *' if improved else ''}  {row['clips_per_s']:.0f} clips/s, data wait {row['data_wait']:.0%}, "
+                  f"{row['seconds']:.0f} s", flush=True)  # fmt: skip
 
-        improved = score > best
-        if improved:
-            best, best_epoch, bad = score, epoch, 0
-            model.save_pretrained(out)
-            (out / "val_metrics.json").write_text(json.dumps({"epoch": epoch, "split": "val", **val}, indent=1))
-        else:
-            bad += 1
-        torch.save({"net": model.net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "rows": rows,
-                    "torch_rng": torch.get_rng_state(), "args": vars(args)}, out / STATE)  # fmt: skip
-        with open(out / "log.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        plot_curves(rows, tasks, out / "curves.png")
-        per_task = "  ".join(
-            f"{t} acc {row[f'val_{t}_acc']:.3f} F1 {row[f'val_{t}_macro_f1']:.3f}" for t in tasks
-        )
-        print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val {per_task}  score {score:.4f}"
-              f"{' *' if improved else ''}  {row['clips_per_s']:.0f} clips/s, data wait {row['data_wait']:.0%}, "
-              f"{row['seconds']:.0f} s", flush=True)  # fmt: skip
-
-        if bad >= args.patience:
-            print(f"early stop: no better validation score for {args.patience} epochs")
+            elapsed = (time.time() - t_start) / 60
+            if bad >= args.patience:
+                print(f"early stop: no better validation score for {args.patience} epochs")
+                stop = True
+            elif args.max_minutes and elapsed + (time.time() - t0) / 60 > args.max_minutes:
+                print(f"stopping after {elapsed:.1f} min (budget {args.max_minutes} min)")
+                stop = True
+        if world > 1:  # every rank stops together
+            flag = torch.tensor([float(stop)], device=device)
+            dist.broadcast(flag, 0)
+            stop = bool(flag.item())
+        if stop:
             break
-        elapsed = (time.time() - t_start) / 60
-        if args.max_minutes and elapsed + (time.time() - t0) / 60 > args.max_minutes:
-            print(f"stopping after {elapsed:.1f} min (budget {args.max_minutes} min)")
-            break
-    summary = {"best_epoch": best_epoch, "best_val_score": best, "epochs_run": rows[-1]["epoch"] if rows else 0}
-    print(f"best mean validation macro-F1 {best:.4f} at epoch {best_epoch}; model in {out}")
-    if "gender" in tasks and best_epoch:
-        chosen = calibrate(out, cache, args.device)
-        print(f"gender bias (female log-odds), chosen on validation: {chosen}")
-        summary.update(chosen)
+    summary = {}  # rank 0's; the other ranks return an empty one
+    if main_rank:
+        summary = {"best_epoch": best_epoch, "best_val_score": best, "epochs_run": rows[-1]["epoch"] if rows else 0}
+        print(f"best mean validation macro-F1 {best:.4f} at epoch {best_epoch}; model in {out}")
+        if "gender" in tasks and best_epoch:
+            chosen = calibrate(out, cache, str(device))
+            print(f"gender bias (female log-odds), chosen on validation: {chosen}")
+            summary.update(chosen)
+    if world > 1:
+        dist.barrier()  # the others wait for rank 0's calibration
+        dist.destroy_process_group()
     return summary
 
 
