@@ -1,15 +1,14 @@
-"""The functions behind the Gradio demo (`app.py` only wires them into a page).
+"""`Demo`: the classifier loaded once at start, and the callbacks of the page (`app.py` only wires them).
 
-`Demo` holds the one classifier loaded at start. `Demo.classify` turns a recording into what the page
-shows (summary sentence, label dicts, figures), `Demo.predict` into plain JSON for API clients. Audio
-problems get a person-readable message (a `gr.Warning` and the summary line in the page, a `gr.Error`
-for API clients); an unexpected failure is logged and shown as a generic message, never as a trace.
+`Demo.analyse` turns audio into everything the page shows, from one forward pass; `Demo.classify` is
+the page's callback (also run when a recording stops or an upload finishes), `Demo.explain` redraws
+Grad-CAM for another label, `Demo.predict` returns plain JSON for API clients. Audio problems get a
+person-readable message (a warning and the summary line in the page, an error for API clients); an
+unexpected failure is logged and shown as a generic message, never as a trace.
 """
 
-import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,211 +16,52 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from . import plots
-from .audio import AudioError, NoSpeechError, TooLongError, TooShortError
-from .classifier import BUNDLED_MODEL, AgeGenderClassifier, Prediction
+from agegender import AgeGenderClassifier, AudioError, Prediction
+from agegender.gradcam import classify_and_explain
+
+from . import figures
+from .card import ModelFacts, model_facts
+from .labels import TASK_TITLES, TASKS, is_low_confidence, label_values, task_probabilities, top
+from .text import GENERIC_ERROR, NO_AUDIO_MESSAGE, age_years_text, error_message, summary_sentence
+from .uploads import Uploads
 
 log = logging.getLogger(__name__)
 
 MAX_SECONDS = 60.0  # longest clip the demo accepts
-MAX_FILE_SIZE = "10mb"  # largest upload the server accepts
-CONCURRENCY_LIMIT = 2  # requests analysed at the same time
-QUEUE_SIZE = 20  # requests waiting beyond that
-NO_AUDIO_MESSAGE = "Record a clip with the microphone or upload an audio file first."
-GENERIC_ERROR = "Something went wrong while analysing this clip. Please try again or use another recording."
-TASKS = ("gender", "age", "age_gender")
-TASK_TITLES = {"gender": "Gender", "age": "Age group", "age_gender": "Age and gender"}
-METRIC_NAMES = {
-    "accuracy": "Accuracy",
-    "macro_f1": "Macro F1",
-    "uar": "UAR",
-    "majority_accuracy": "Majority accuracy",
-    "majority_macro_f1": "Majority macro F1",
-}
-
-
-# -- the model card ----------------------------------------------------------------------------------
-
-
-@dataclass
-class ModelFacts:
-    """What the page says about the loaded model: where it came from and how well it was measured."""
-
-    source: str
-    metrics: dict | None = None  # checkpoints' metrics.json, when the model has one
-    card: str = ""  # the model card (README.md) text, when there is one
-
-    @property
-    def placeholder(self) -> bool:
-        """True when there is no measured accuracy: the model must not be trusted."""
-        return not (self.metrics or {}).get("tasks")
-
-    @property
-    def limitations(self) -> str:
-        """The model card's 'Limitations' section, if it has one."""
-        match = re.search(r"^(#+)\s*[^\n]*limit[^\n]*\n(.*?)(?=^#{1,%d}\s|\Z)" % 6, self.card, re.I | re.M | re.S)
-        return match.group(2).strip() if match else ""
-
-
-def _model_file(source: str, name: str) -> Path | None:
-    """A file beside the weights: in a local directory, or fetched from the Hub (None if absent)."""
-    if os.path.isdir(source):
-        path = Path(source) / name
-        return path if path.is_file() else None
-    try:
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(source, name))
-    except Exception:  # absent file, offline, private repo...: the page just says there are no metrics
-        return None
-
-
-def model_facts(source: str) -> ModelFacts:
-    metrics_path, card_path = _model_file(source, "metrics.json"), _model_file(source, "README.md")
-    metrics = None
-    if metrics_path is not None:
-        try:
-            metrics = json.loads(metrics_path.read_text())
-        except (OSError, ValueError):
-            log.warning("unreadable %s", metrics_path)
-    card = card_path.read_text(errors="replace") if card_path is not None else ""
-    return ModelFacts(source=source, metrics=metrics if isinstance(metrics, dict) else None, card=card)
-
-
-def _percent(value) -> str:
-    return f"{value:.1%}" if isinstance(value, (int, float)) and 0 <= value <= 1 else str(value)
-
-
-def metrics_markdown(facts: ModelFacts) -> str:
-    """The measured accuracy as a table, or a plain warning when the model has none."""
-    if facts.placeholder:
-        return (
-            "**No measured accuracy: this is an untrained placeholder model.** Its predictions are random; "
-            "the page shows how the pipeline works, not what your voice sounds like. A trained model with "
-            "its test results replaces it in `checkpoints/` (or load one with `--model`)."
-        )
-    tasks = facts.metrics["tasks"]
-    columns = [key for key in METRIC_NAMES if any(key in m for m in tasks.values())]
-    lines = [
-        "| Task | " + " | ".join(METRIC_NAMES[c] for c in columns) + " |",
-        "|---" * (len(columns) + 1) + "|",
-    ]
-    for task, values in sorted(tasks.items(), key=lambda kv: TASKS.index(kv[0]) if kv[0] in TASKS else len(TASKS)):
-        lines.append(f"| {TASK_TITLES.get(task, task)} | " + " | ".join(_percent(values.get(c, "")) for c in columns) + " |")
-    split = facts.metrics.get("split")
-    head = f"Measured on the **{split}** split:" if split else "Measured accuracy:"
-    note = (
-        "UAR is the unweighted average recall (balanced accuracy); the majority columns score a model that "
-        "always answers the most common training class."
-    )
-    return head + "\n\n" + "\n".join(lines) + "\n\n" + note
-
-
-# -- turning a prediction into what the page shows -------------------------------------------------------
-
-
-def task_probabilities(pred: Prediction) -> dict[str, dict[str, float]]:
-    """Probabilities per task; gender and age are summed from the joint task when the model lacks them."""
-    probs = {t: dict(p) for t, p in pred.probabilities.items()}
-    joint = probs.get("age_gender")
-    if joint and all(label.count("-") == 1 for label in joint):
-        for task, part in (("gender", 0), ("age", 1)):
-            if task not in probs:
-                marginal: dict[str, float] = {}
-                for label, p in joint.items():
-                    key = label.split("-")[part]
-                    marginal[key] = marginal.get(key, 0.0) + p
-                probs[task] = marginal
-    return probs
-
-
-def low_confidence_threshold(n_classes: int) -> float:
-    """Top probability below this is called low confidence: 30% of the way from chance to certainty.
-
-    0.65 for two genders, about 0.42 for six age groups, about 0.36 for twelve joint classes.
-    """
-    chance = 1.0 / max(n_classes, 1)
-    return chance + 0.3 * (1.0 - chance)
-
-
-def is_low_confidence(probabilities: dict[str, float]) -> bool:
-    return max(probabilities.values()) < low_confidence_threshold(len(probabilities))
-
-
-def _top(probabilities: dict[str, float]) -> tuple[str, float]:
-    label = max(probabilities, key=probabilities.get)
-    return label, probabilities[label]
-
-
-def summary_sentence(pred: Prediction, placeholder: bool = False) -> str:
-    """One plain-language line: the most likely speaker and how sure the model is."""
-    probs = task_probabilities(pred)
-    parts, sureness, unsure = [], [], []
-    for task in ("gender", "age"):
-        if task not in probs:
-            continue
-        label, p = _top(probs[task])
-        low = is_low_confidence(probs[task])
-        unsure += [task] if low else []
-        parts.append(f"a **{label}** voice" if task == "gender" else f"the **{label}** age group")
-        sureness.append(f"{TASK_TITLES[task].lower()} {p:.0%}" + (" - low confidence" if low else ""))
-    if not parts and probs:  # a model with other tasks only
-        task = next(iter(probs))
-        label, p = _top(probs[task])
-        parts.append(f"**{label}**")
-        sureness.append(f"{p:.0%}")
-        unsure += [task] if is_low_confidence(probs[task]) else []
-    if len(parts) == 2:
-        what = f"{parts[0]} in {parts[1]}"
-    else:
-        what = parts[0] if parts else "nothing"
-    lead = "The model is unsure; it leans towards" if unsure else "Most likely"
-    line = f"{lead} {what} (confidence: {', '.join(sureness)})."
-    if placeholder:
-        line = "Untrained placeholder model, so this is a random guess. " + line
-    return line
-
-
-def label_values(pred: Prediction) -> dict[str, dict[str, float] | None]:
-    """For each of gender, age and age_gender: the `gr.Label` value, or None if the model has no such task."""
-    probs = task_probabilities(pred)
-    return {task: probs.get(task) for task in TASKS}
-
-
-def error_message(exc: BaseException) -> str:
-    """The sentence shown in the page for a failed analysis."""
-    if isinstance(exc, AudioError):
-        text = str(exc).strip() or "the audio cannot be analysed"
-        text = text[0].upper() + text[1:]
-        hint = ""
-        if isinstance(exc, NoSpeechError):
-            hint = " Speak closer to the microphone, or check that the right microphone is selected."
-        elif isinstance(exc, TooShortError):
-            hint = " Record at least a second or two of speech."
-        elif isinstance(exc, TooLongError):
-            hint = " Trim the clip, or record a shorter one."
-        return f"Cannot analyse this audio: {text}.{hint}"
-    return GENERIC_ERROR
-
-
-# -- the analysis ----------------------------------------------------------------------------------------
+MAX_FILE_MB = 10  # largest upload the server accepts
+CONCURRENCY_LIMIT = 2  # analyses run at the same time (one torch thread each)
+QUEUE_SIZE = 256  # requests waiting beyond that; a 5 s clip takes well under 0.1 s, so this drains fast
 
 
 @dataclass
 class Analysis:
     prediction: Prediction
+    target: tuple[str, str]  # the (task, label) Grad-CAM explains
     summary: str
     labels: dict[str, dict[str, float] | None]
-    spectrogram: object  # matplotlib Figure
-    overlay: object | None
-    timeline: object | None
-    timings: dict[str, float] = field(default_factory=dict)  # seconds: load, predict, plot (building figures)
+    age_years: str  # "about 34 (25-45)", or "" for a model without an age-in-years head
+    maps: str  # HTML: spectrogram, time and frequency attention
+    overlay: str | None  # HTML: the gates' product over the spectrogram (None for ungated models)
+    gradcam: str  # HTML: Grad-CAM of `target`
+    timeline: str | None  # HTML: probabilities per window
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: load, predict, draw
+
+
+def target_choices(pred: Prediction) -> list[tuple[str, str]]:
+    """Dropdown entries for Grad-CAM: ("female (gender)", "gender/female"), ... for every label."""
+    probs = task_probabilities(pred)
+    return [(f"{label} ({TASK_TITLES[t].lower()})", f"{t}/{label}") for t in TASKS if t in probs for label in probs[t]]
+
+
+def default_target(pred: Prediction) -> tuple[str, str]:
+    """The predicted gender (the most reliable answer), else the first task's top label."""
+    probs = task_probabilities(pred)
+    task = "gender" if "gender" in probs else next(iter(probs))
+    return task, top(probs[task])[0]
 
 
 def _audio_source(audio) -> tuple[object, int | None]:
-    """Gradio's audio value (a file path, or (rate, samples) in numpy mode) as a `clf.load` argument."""
-    if audio is None or (isinstance(audio, str) and not audio):
-        raise gr.Error(NO_AUDIO_MESSAGE, title="No audio", print_exception=False)
+    """Gradio's audio value (a file path, a FileData dict, or (rate, samples)) as a `clf.load` argument."""
     if isinstance(audio, dict):  # FileData-like dict from an API client
         audio = audio.get("path") or audio.get("name")
     if isinstance(audio, (tuple, list)) and len(audio) == 2 and isinstance(audio[1], np.ndarray):
@@ -234,15 +74,16 @@ class Demo:
     """The loaded model and the callbacks of the page."""
 
     def __init__(self, classifier: AgeGenderClassifier, max_seconds: float = MAX_SECONDS,
-                 facts: ModelFacts | None = None):  # fmt: skip
+                 facts: ModelFacts | None = None, keep: list[Path] = ()):  # fmt: skip
         self.clf = classifier
         self.max_seconds = max_seconds
         self.facts = facts or model_facts(getattr(classifier, "source", ""))
+        self.uploads = Uploads(keep)
 
     @classmethod
-    def load(cls, model: str | None = None, max_seconds: float = MAX_SECONDS) -> "Demo":
+    def load(cls, model: str | None = None, max_seconds: float = MAX_SECONDS, keep: list[Path] = ()) -> "Demo":
         """Load the model once: a Hub id or directory, else $AGEGENDER_MODEL, else the bundled checkpoint."""
-        return cls(AgeGenderClassifier.from_pretrained(model), max_seconds)
+        return cls(AgeGenderClassifier.from_pretrained(model), max_seconds, keep=keep)
 
     @property
     def tasks(self) -> list[str]:
@@ -252,38 +93,61 @@ class Demo:
             tasks |= {"gender", "age"}
         return [t for t in TASKS if t in tasks]
 
-    def prediction(self, audio) -> tuple[Prediction, dict[str, float]]:
-        """Decode, check and classify; raises AudioError for bad audio."""
-        source, rate = _audio_source(audio)
-        start = time.perf_counter()
-        wave = self.clf.load(source, rate, max_seconds=self.max_seconds)
-        loaded = time.perf_counter()
-        pred = self.clf.classify_waveforms([wave])[0]
-        done = time.perf_counter()
-        return pred, {"load": loaded - start, "predict": done - loaded}
+    def warm_up(self) -> None:
+        """Run one analysis at start, so the first visitor does not pay for lazy imports and allocations."""
+        rate = self.clf.config.sample_rate
+        t = np.arange(3 * rate) / rate
+        voice = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 8)) * (0.55 + 0.45 * np.sin(8 * np.pi * t))
+        self.analyse_waveform(self.clf.load((0.2 * voice).astype(np.float32), rate))
 
-    def analyse(self, audio) -> Analysis:
-        """Everything the page shows, from one forward pass."""
-        pred, timings = self.prediction(audio)
+    # -- the analysis ------------------------------------------------------------------------------------
+
+    def load_audio(self, audio) -> np.ndarray:
+        """Decode and check; the upload is deleted as soon as its samples are in memory."""
+        if audio is None or (isinstance(audio, str) and not audio):
+            raise gr.Error(NO_AUDIO_MESSAGE, title="No audio", print_exception=False)
+        source, rate = _audio_source(audio)
+        try:
+            return self.clf.load(source, rate, max_seconds=self.max_seconds)
+        finally:
+            if rate is None:
+                self.uploads.discard(source)
+
+    def analyse_waveform(self, wave: np.ndarray, target: tuple[str, str] | None = None) -> Analysis:
+        """Everything the page shows, from one forward pass (Grad-CAM included)."""
         start = time.perf_counter()
+        pred, cam, target = classify_and_explain(self.clf, wave, target or default_target)
+        done = time.perf_counter()
         config = self.clf.config
+        label = f"{target[1]} ({TASK_TITLES[target[0]].lower()})"
         analysis = Analysis(
             prediction=pred,
+            target=target,
             summary=summary_sentence(pred, self.facts.placeholder),
             labels=label_values(pred),
-            spectrogram=plots.spectrogram_figure(pred, config),
-            overlay=plots.overlay_figure(pred, config),
-            timeline=plots.timeline_figure(pred),
+            age_years=age_years_text(pred),
+            maps=figures.maps_figure(pred, config),
+            overlay=figures.overlay_figure(pred, config),
+            gradcam=figures.gradcam_figure(pred, config, cam, label),
+            timeline=figures.timeline_figure(pred),
         )
-        timings["plot"] = time.perf_counter() - start
-        analysis.timings = timings
-        log.info("analysed %.1f s of speech: load %.0f ms, predict %.0f ms, build figures %.0f ms", pred.duration,
-                 *(1000 * timings[k] for k in ("load", "predict", "plot")))  # fmt: skip
+        analysis.timings = {"predict": done - start, "draw": time.perf_counter() - done}
         return analysis
 
-    def _guarded(self, fn, audio):
+    def analyse(self, audio, target: tuple[str, str] | None = None) -> Analysis:
+        """Decode, check and analyse a file path or (rate, samples); raises AudioError for bad audio."""
+        start = time.perf_counter()
+        wave = self.load_audio(audio)
+        loaded = time.perf_counter()
+        analysis = self.analyse_waveform(wave, target)
+        analysis.timings["load"] = loaded - start
+        log.info("analysed %.1f s of speech: load %.0f ms, predict %.0f ms, draw %.0f ms", analysis.prediction.duration,
+                 *(1000 * analysis.timings[k] for k in ("load", "predict", "draw")))  # fmt: skip
+        return analysis
+
+    def _guarded(self, fn, *args):
         try:
-            return fn(audio)
+            return fn(*args)
         except gr.Error:
             raise
         except AudioError as exc:
@@ -295,38 +159,61 @@ class Demo:
 
     # -- callbacks ---------------------------------------------------------------------------------------
 
-    def classify(self, audio):
-        """Page callback: summary, gender, age, age-gender labels, spectrogram+maps, overlay, timeline.
+    def page_values(self, a: Analysis) -> tuple:
+        """The outputs of `classify`, in order: summary, age in years, 3 labels, 4 figures, Grad-CAM picker."""
+        picker = gr.Dropdown(choices=target_choices(a.prediction), value="/".join(a.target), interactive=True)
+        return (a.summary, a.age_years, a.labels["gender"], a.labels["age"], a.labels["age_gender"], a.maps,
+                a.overlay, a.gradcam, a.timeline, picker)  # fmt: skip
 
-        Audio that cannot be analysed is not an error of the page: the reason is shown as a warning
-        toast and in the summary, the old results are cleared, and the page stays ready for the next clip.
-        Only plain values are returned (no component updates), so gradio can cache the examples' results.
+    def classify(self, audio, clip: dict | None = None):
+        """Page callback (Classify, a stopped recording, a finished upload, an example clip).
+
+        Returns the page's outputs and the session's clip: the decoded audio is kept there, so the
+        upload can be deleted at once and Classify or the Grad-CAM picker still work on it afterwards.
+        Audio that cannot be analysed is not an error of the page: the reason is shown as a warning and
+        in the summary, the old results are cleared, and the page stays ready for the next clip.
         """
+        source = audio.get("path") if isinstance(audio, dict) else audio
         try:
-            a = self._guarded(self.analyse, audio)
+            if isinstance(source, str) and not os.path.exists(source) and clip and clip.get("source") == source:
+                wave = clip["wave"]  # a second look at audio already analysed (its file is deleted)
+            elif audio is None and clip:
+                wave = clip["wave"]  # Classify again after an upload in the other tab
+            else:
+                wave = self._guarded(self.load_audio, audio)
+                clip = {"source": source if isinstance(source, str) else None, "wave": wave}
+            a = self._guarded(self.analyse_waveform, wave)
         except gr.Error as exc:
             gr.Warning(exc.message, title=exc.title)
-            return f"**{exc.message}**", None, None, None, None, None, None
-        return (
-            a.summary,
-            a.labels["gender"],
-            a.labels["age"],
-            a.labels["age_gender"],
-            a.spectrogram,
-            a.overlay,
-            a.timeline,
-        )
+            return (f"**{exc.message}**", "", None, None, None, None, None, None, None,
+                    gr.Dropdown(choices=[], value=None), None)  # fmt: skip
+        log.info("analysed %.1f s of speech: predict %.0f ms, draw %.0f ms", a.prediction.duration,
+                 1000 * a.timings["predict"], 1000 * a.timings["draw"])  # fmt: skip
+        return (*self.page_values(a), clip)
+
+    def example(self, audio):
+        """Example-clip callback: like `classify`, on a clip that is never deleted."""
+        return self.classify(audio, None)
+
+    def explain(self, choice: str | None, clip: dict | None) -> str | None:
+        """Grad-CAM picker callback: the Grad-CAM figure for another label of the clip on the page."""
+        if not choice or not clip:
+            return None
+        task, label = choice.split("/", 1)
+        return self._guarded(self.analyse_waveform, clip["wave"], (task, label)).gradcam
 
     def predict(self, audio) -> dict:
-        """API callback: labels, probabilities, per-window results and the summary as plain JSON."""
+        """API callback: `Prediction.to_dict()` plus the summary, per-window labels and the model's source."""
 
         def run(audio):
-            pred, _ = self.prediction(audio)
+            wave = self.load_audio(audio)
+            pred = self.clf.classify_waveforms([wave])[0]
             probs = task_probabilities(pred)
             return {
-                "labels": {t: _top(p)[0] for t, p in probs.items()},
+                **pred.to_dict(),
+                "labels": {t: top(p)[0] for t, p in probs.items()},
                 "probabilities": probs,
-                "low_confidence": {t: is_low_confidence(p) for t, p in probs.items()},
+                "unsure": {t: is_low_confidence(p) for t, p in probs.items()},
                 "summary": summary_sentence(pred, self.facts.placeholder).replace("**", ""),
                 "duration": round(pred.duration, 3),
                 "windows": [
@@ -336,53 +223,3 @@ class Demo:
             }
 
         return self._guarded(run, audio)
-
-    # -- static text ------------------------------------------------------------------------------------
-
-    def limits_markdown(self) -> str:
-        return (
-            f"Clips up to **{self.max_seconds:.0f} s** and uploads up to **{MAX_FILE_SIZE[:-2]} MB** "
-            "(wav, flac, ogg, mp3, m4a, webm). Silence at the start and end is cut off; at least 0.5 s of "
-            "speech is needed. To record, allow microphone access when the browser asks; without it, upload "
-            "a file instead."
-        )
-
-    def model_markdown(self) -> str:
-        status = "untrained placeholder, no measured accuracy" if self.facts.placeholder else "trained"
-        source = self.facts.source
-        if Path(source).resolve() == BUNDLED_MODEL.resolve():
-            source = "checkpoints/ (bundled)"
-        return f"Model: `{source}` ({status}, {self.clf.config.variant} MAM-CNN)."
-
-    def how_it_works_markdown(self) -> str:
-        cfg = self.clf.config
-        window = cfg.window_seconds
-        limits = self.facts.limitations
-        return f"""\
-**The spectrogram.** The recording is cut into 25 ms slices every {1000 * cfg.frame_seconds:.0f} ms;
-for each slice the energy in {cfg.n_mels} frequency bands ({cfg.f_min:.0f} Hz to {cfg.f_max / 1000:.0f} kHz,
-spaced like human pitch perception, the *mel* scale) is measured in decibels. Time runs left to right,
-pitch bottom to top, and brighter means louder. Voice pitch, its harmonics and the resonances of the
-vocal tract (formants) all show up as bright bands, and they differ with age and sex.
-
-**The network (MAM-CNN, Tursunov et al., Sensors 2021).** Convolution layers learn patterns in the
-spectrogram, then the *multi-attention module* looks at them along two axes: the **time branch**
-(1x9, 1x3 filters) follows how the sound changes over time, and the **frequency branch** (9x1, 3x1
-filters) looks across frequency bands. Their outputs are combined with the earlier features and
-classified into gender, age group and the joint age-gender class. Long clips are analysed in
-overlapping {window:.2f} s windows whose probabilities are averaged; the timeline shows each window.
-
-**What the maps mean.** Each branch weighs its features with a number from 0 to 1 per time slice
-(time attention) or per frequency band (frequency attention). High values mark the moments and bands
-whose features the network passed on most strongly *in this recording*; the overlay multiplies the two.
-**What they do not mean:** they are not a proof of *why* the model decided, they do not mark "the
-age" or "the gender" in the sound, and they sit inside the network, so other layers can still use any
-part of the spectrogram. An untrained model's maps are close to flat noise.
-
-**How well it works.** {metrics_markdown(self.facts)}
-
-{("**Limitations from the model card.** " + limits) if limits else '''**Limits.** Age from voice is hard:
-neighbouring age groups sound alike, so models like this one are often off by one group. Accuracy drops for
-accents, languages and microphones unlike the training data (Common Voice), for children, whispering,
-singing, several speakers, music and noise. Never use it to make decisions about people.'''}
-"""

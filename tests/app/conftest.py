@@ -1,5 +1,6 @@
 """Fixtures for the demo tests: the bundled model, audio files (good and bad) and a launched app."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -22,7 +23,7 @@ RATE = 16000
 
 @pytest.fixture(scope="session")
 def demo():
-    from agegender.demo import Demo
+    from demo.analysis import Demo
 
     return Demo.load()  # the bundled checkpoint
 
@@ -67,16 +68,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """`python app.py` on a free localhost port with the bundled model; yields its URL."""
-    work = tmp_path_factory.mktemp("server")
+@contextlib.contextmanager
+def launch(work: Path, temp: Path):
+    """`python app.py` on a free localhost port with the bundled model; yields the process and its URL."""
     port = free_port()
     env = {
         **os.environ,
         "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_EXAMPLES_CACHE": str(work / "examples_cache"),
-        "GRADIO_TEMP_DIR": str(work / "gradio_tmp"),
+        "GRADIO_TEMP_DIR": str(temp),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("AGEGENDER_MODEL", None)
@@ -86,7 +85,7 @@ def server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     try:
         while True:
             if proc.poll() is not None:
@@ -98,13 +97,32 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer within 180 s:\n{(work / 'app.log').read_text()[-3000:]}")
+                pytest.fail(f"app.py did not answer within 300 s:\n{(work / 'app.log').read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url
+        yield proc, url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server_work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="session")
+def server_temp(server_work) -> Path:
+    """The launched app's gradio temp folder (uploads land here)."""
+    return server_work / "gradio_tmp"
+
+
+@pytest.fixture(scope="session")
+def server(server_work, server_temp):
+    """`python app.py` on a free localhost port with the bundled model; yields its URL."""
+    with launch(server_work, server_temp) as (_, url):
+        yield url
