@@ -80,7 +80,7 @@ def build(demo: Demo) -> gr.Blocks:
                                          file_types=UPLOAD_TYPES, type="filepath", elem_id="file-input",
                                          height=110)  # fmt: skip
                         with gr.Row():
-                            button = gr.Button("Classify again", variant="primary", scale=2, elem_id="classify")
+                            button = gr.Button("Classify", variant="primary", scale=2, elem_id="classify")
                             clear = gr.ClearButton(value="Clear", scale=1, elem_id="clear")
                         gr.Markdown(text.limits_markdown(demo.max_seconds, MAX_FILE_MB), elem_id="limits")
                         if EXAMPLES:

@@ -175,13 +175,11 @@ class Demo:
         """
         source = audio.get("path") if isinstance(audio, dict) else audio
         try:
-            if isinstance(source, str) and not os.path.exists(source) and clip and clip.get("source") == source:
-                wave = clip["wave"]  # a second look at audio already analysed (its file is deleted)
-            elif audio is None and clip:
-                wave = clip["wave"]  # Classify again after an upload in the other tab
+            if clip and (source is None or (isinstance(source, str) and not os.path.exists(source))):
+                wave = clip["wave"]  # a second look at the clip on the page (its upload is already deleted)
             else:
                 wave = self._guarded(self.load_audio, audio)
-                clip = {"source": source if isinstance(source, str) else None, "wave": wave}
+                clip = {"wave": wave}
             a = self._guarded(self.analyse_waveform, wave)
         except gr.Error as exc:
             gr.Warning(exc.message, title=exc.title)

@@ -11,7 +11,6 @@ import time
 import gradio as gr
 import numpy as np
 import soundfile as sf
-import torch
 
 from agegender import AudioError
 from agegender.audio import resample, to_mono_float
@@ -63,8 +62,7 @@ class Live:
             clf.load(buffer[-int(SPEECH_CHECK_SECONDS * self.rate):], self.rate)  # raises in a pause
         except AudioError:
             return NO_SPEECH, None, None, gr.skip(), buffer
-        with torch.inference_mode():
-            pred = clf.classify_waveforms([buffer])[0]
+        pred = clf.classify_waveforms([buffer])[0]
         labels = label_values(pred)
         view = figures.maps_figure(pred, clf.config, caption=f"Last {len(buffer) / self.rate:.1f} s (0 = now)",
                                    start=-len(buffer) / self.rate, time_label="Time (s)")  # fmt: skip
