@@ -108,7 +108,7 @@ def test_classify_right_after_stop_never_loses_the_recording(browser, server):
     page = open_page(browser, server, DESKTOP)
     previous = None
     for attempt in range(10):
-        record(page, 1.5)
+        record(page, 2)
         page.click("#classify")  # right after Stop: waits while the recording is still being uploaded
         previous = expect_results(page, None if attempt == 0 else previous)
         assert "Record a clip" not in page.inner_text("#summary")

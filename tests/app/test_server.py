@@ -79,7 +79,7 @@ def test_sigterm_deletes_every_upload(tmp_path):
 
     import httpx
 
-    from conftest import launch
+    from appserver import launch
 
     temp = tmp_path / "gradio_tmp"
     with launch(tmp_path, temp) as (proc, url):
