@@ -13,12 +13,14 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-MIN_SPEECH_SECONDS = 0.5
+MIN_SPEECH_SECONDS = 0.25  # one short word
 MAX_SECONDS = 600.0
 MIN_SAMPLE_RATE = 8000
 SILENCE_DBFS = -55.0  # a recording whose loudest 25 ms frame is quieter than this is silent
 SPEECH_RANGE_DB = 40.0  # frames this far below the loudest one count as pauses
 MIN_MODULATION_DB = 6.0  # speech rises and falls by syllable; a steadier sound is noise or a tone
+MIN_SPEECH_SHARE = 0.3  # of a recording's sound that the voice-activity detector must call speech
+MIN_VOICED_SECONDS = 0.15  # and never less than this (one short word gives about 0.2 s)
 FFMPEG_FORMATS = {".m4a", ".mp4", ".aac", ".webm", ".wma", ".amr", ".3gp", ".mkv", ".mov"}
 
 
@@ -47,7 +49,7 @@ class TooLongError(AudioError):
 
 
 class NoSpeechError(AudioError):
-    """Silence."""
+    """Silence, or sound that is not a voice (music, tones, noise)."""
 
 
 def _ffmpeg_decode(path: Path, sample_rate: int, max_seconds: float) -> np.ndarray:
@@ -140,7 +142,7 @@ def trim_to_speech(samples: np.ndarray, sample_rate: int, margin: float = 0.1) -
             f"only {voiced_seconds:.2f} s of sound found; at least {MIN_SPEECH_SECONDS} s of speech is needed"
         )
     low, high = np.percentile(levels[active[0] : active[-1] + 1], [10, 90])
-    if high - low < MIN_MODULATION_DB:
+    if voiced_seconds >= 1.0 and high - low < MIN_MODULATION_DB:  # a single short word can be one steady vowel
         raise NoSpeechError("no speech found: the sound is steady (noise or a tone), not speech")
     pad = int(margin * sample_rate)
     start = max(0, active[0] * hop - pad)
@@ -148,15 +150,30 @@ def trim_to_speech(samples: np.ndarray, sample_rate: int, margin: float = 0.1) -
     return samples[start:end]
 
 
+def check_speech(samples: np.ndarray, sample_rate: int) -> None:
+    """Raise `NoSpeechError` unless a voice-activity detector hears speech in a good share of the sound.
+
+    Music can sound like a voice for a moment, so a few voiced chunks are not enough: at least
+    `MIN_SPEECH_SHARE` of the (trimmed) recording, and never less than `MIN_VOICED_SECONDS`.
+    """
+    from .vad import speech_seconds
+
+    needed = max(MIN_VOICED_SECONDS, MIN_SPEECH_SHARE * len(samples) / sample_rate)
+    if speech_seconds(samples, sample_rate, enough=needed) < needed:
+        raise NoSpeechError("no speech found: this sounds like music, a tone or noise, not a voice")
+
+
 def load_audio(
     source: str | os.PathLike | np.ndarray | torch.Tensor,
     sample_rate: int | None = None,
     target_rate: int = 16000,
     max_seconds: float = MAX_SECONDS,
+    require_speech: bool = True,
 ) -> np.ndarray:
     """A file path or sample array as mono float32 speech at `target_rate`, silence trimmed.
 
     Raises an `AudioError` subclass with a readable message for anything that cannot be classified.
+    `require_speech=False` skips the voice-activity check (training data is known to be speech).
     """
     if isinstance(source, (str, os.PathLike)):
         samples, rate = decode(source, max_seconds)
@@ -170,7 +187,10 @@ def load_audio(
     samples = to_mono_float(samples)
     if samples.size == 0:
         raise TooShortError("the recording contains no samples")
+    samples = samples - samples.mean()  # a DC offset would read as loudness in the level checks
     if len(samples) / rate > max_seconds:
         raise TooLongError(f"{len(samples) / rate:.0f} s is too long (the limit is {max_seconds:.0f} s)")
-    samples = resample(samples, rate, target_rate)
-    return trim_to_speech(samples, target_rate)
+    samples = trim_to_speech(resample(samples, rate, target_rate), target_rate)
+    if require_speech:
+        check_speech(samples, target_rate)
+    return samples

@@ -10,6 +10,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
 from torch import nn
 
+from .answers import decide_heads
 from .audio import MAX_SECONDS, load_audio
 from .config import ModelConfig
 from .features import LogMel, split_windows, to_db
@@ -17,6 +18,7 @@ from .model import MAMCNN, ModelOutput
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "checkpoints"
 MODEL_ENV = "AGEGENDER_MODEL"
+LOW_CONFIDENCE_SECONDS = 1.0  # less speech than this gives a less reliable answer
 
 
 @dataclass
@@ -32,14 +34,25 @@ class WindowResult:
 
 @dataclass
 class Prediction:
-    """What the model says about one recording, and the pictures behind it."""
+    """What the model says about one recording, and the pictures behind it.
 
-    probabilities: dict[str, dict[str, float]]  # task -> label -> probability, averaged over windows
+    The labels, probabilities and age in years agree with each other (see `agegender.answers`).
+    """
+
+    probabilities: dict[str, dict[str, float]]  # task -> label -> probability, from the whole clip
     spectrogram: np.ndarray  # (n_mels, frames) log-mel power in dB of the trimmed speech
     time_attention: np.ndarray | None  # (frames,) in [0, 1]; None for the ungated "paper" variant
     freq_attention: np.ndarray | None  # (n_mels,) in [0, 1]
     windows: list[WindowResult] = field(default_factory=list)
     duration: float = 0.0  # seconds of trimmed speech analysed
+    age_years: float | None = None  # estimated age; None for a model without the age-in-years head
+    age_years_range: tuple[float, float] | None = None  # (low, high): 80% range of the estimate
+    heads: dict = field(default_factory=dict, repr=False)  # each head's own output, averaged over windows
+
+    @property
+    def low_confidence(self) -> bool:
+        """Less than `LOW_CONFIDENCE_SECONDS` of speech: the answer rests on very little sound."""
+        return self.duration < LOW_CONFIDENCE_SECONDS
 
     @property
     def labels(self) -> dict[str, str]:
@@ -58,7 +71,14 @@ class Prediction:
         return self.labels.get("age_gender")
 
     def to_dict(self) -> dict:
-        return {**{t: self.labels.get(t) for t in ("gender", "age", "age_gender")}, "probabilities": self.probabilities}
+        return {
+            **{t: self.labels.get(t) for t in ("gender", "age", "age_gender")},
+            "age_years": self.age_years,
+            "age_years_range": list(self.age_years_range) if self.age_years_range else None,
+            "low_confidence": self.low_confidence,
+            "duration": round(self.duration, 3),
+            "probabilities": self.probabilities,
+        }
 
 
 class AgeGenderClassifier(
@@ -160,43 +180,55 @@ class AgeGenderClassifier(
             owners += [i] * len(s)
             starts += s
         outputs = [self(chunk) for chunk in torch.cat(windows).split(batch_size)]
-        probs = {t: torch.cat([o.logits[t] for o in outputs]).float().softmax(-1).cpu() for t in cfg.tasks}
+        probs = {t: torch.cat([o.logits[t] for o in outputs]).float().softmax(-1).cpu().numpy() for t in cfg.tasks}
+        ages = torch.cat([o.age_years for o in outputs]).float().cpu().numpy() if cfg.age_years else None
         gated = outputs[0].time_attention is not None
         time_att = torch.cat([o.time_attention for o in outputs]).float().cpu() if gated else None
         freq_att = torch.cat([o.freq_attention for o in outputs]).float().cpu() if gated else None
 
-        owners_t = torch.tensor(owners)
+        def heads(rows: np.ndarray) -> dict:
+            """These windows' head outputs, averaged: task -> probabilities, and the age head's log-years/log-scale."""
+            out = {t: probs[t][rows].mean(0) for t in cfg.tasks}
+            if ages is not None:
+                out["log_years"], out["log_scale"] = float(np.log(ages[rows, 0]).mean()), float(ages[rows, 1].mean())
+            return out
+
+        def decide(rows: np.ndarray):
+            return decide_heads(heads(rows), cfg)
+
+        owners_a = np.array(owners)
         results = []
         for i, spec in enumerate(spectrograms):
-            rows = torch.nonzero(owners_t == i).flatten()
+            rows = np.flatnonzero(owners_a == i)
             frames = spec.shape[-1]
             window_results = [
                 WindowResult(
                     start=starts[r] * cfg.frame_seconds,
                     end=min(starts[r] + cfg.window_frames, frames) * cfg.frame_seconds,
-                    probabilities={t: self._named(t, probs[t][r]) for t in cfg.tasks},
+                    probabilities=decide(np.array([r])).probabilities,
                 )
                 for r in rows.tolist()
             ]
-            mean = {t: self._named(t, probs[t][rows].mean(0)) for t in cfg.tasks}
+            clip_heads = heads(rows)
+            clip = decide_heads(clip_heads, cfg)
             time_map = freq_map = None
             if gated:
                 time_map = self._stitch(time_att[rows], [starts[r] for r in rows.tolist()], frames)
                 freq_map = freq_att[rows].mean(0).numpy()
             results.append(
                 Prediction(
-                    probabilities=mean,
+                    probabilities=clip.probabilities,
                     spectrogram=to_db(spec).cpu().numpy(),
                     time_attention=time_map,
                     freq_attention=freq_map,
                     windows=window_results,
                     duration=len(waveforms[i]) / cfg.sample_rate,
+                    age_years=clip.age_years,
+                    age_years_range=clip.age_years_range,
+                    heads=clip_heads,
                 )
             )
         return results
-
-    def _named(self, task: str, p: torch.Tensor) -> dict[str, float]:
-        return {label: round(float(v), 6) for label, v in zip(self.config.labels[task], p)}
 
     def _stitch(self, maps: torch.Tensor, starts: list[int], frames: int) -> np.ndarray:
         """Average overlapping per-window time maps into one map over the clip's frames."""

@@ -4,6 +4,12 @@ from dataclasses import dataclass, field
 
 GENDERS = ["female", "male"]
 AGE_GROUPS = ["teens", "twenties", "thirties", "fourties", "fifties", "sixties"]
+# The years each age group stands for, [low, high). "teens" takes in children (the corpora have no child
+# group) and "sixties" everyone from 60 on.
+AGE_GROUP_YEARS = {
+    "teens": (5.0, 20.0), "twenties": (20.0, 30.0), "thirties": (30.0, 40.0), "fourties": (40.0, 50.0),
+    "fifties": (50.0, 60.0), "sixties": (60.0, 95.0),
+}  # fmt: skip
 
 
 def joint_labels(genders: list[str], ages: list[str]) -> list[str]:
@@ -38,6 +44,9 @@ class ModelConfig:
     width: float = 1.0  # channel multiplier; 1.0 is the paper's 120/256/384/64/80
     in_channels: int = 1
     dropout: float = 0.3
+    age_years: bool = False  # a regression head for the age in years
+    gender_bias: float = 0.0  # log-odds added to "female", chosen on validation to balance the recalls
+    gender_bias_by_age: dict[str, float] = field(default_factory=dict)  # added for these age groups
 
     def __post_init__(self):
         if self.variant not in ("gated", "paper"):

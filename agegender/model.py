@@ -1,8 +1,11 @@
 """MAM-CNN: feature learning blocks around a multi-attention module (Tursunov et al., Sensors 2021).
 
 Input: log-mel windows (batch, n_mels, frames) or image-like (batch, channels, n_mels, frames).
-FLB-1 -> MAM (time branch 1xk, frequency branch kx1) -> concat(FLB-1, MAM) -> FLB-2 -> Dense -> one head per task.
+FLB-1 -> MAM (time branch 1xk, frequency branch kx1) -> concat(FLB-1, MAM) -> FLB-2 -> Dense -> one head per task,
+plus (with `config.age_years`) a head for the age in years.
 """
+
+import math
 
 from typing import NamedTuple
 
@@ -66,6 +69,7 @@ class ModelOutput(NamedTuple):
     logits: dict[str, torch.Tensor]  # task -> (batch, classes)
     time_attention: torch.Tensor | None  # (batch, frames) in [0, 1], at the input's time resolution
     freq_attention: torch.Tensor | None  # (batch, n_mels) in [0, 1], at the input's frequency resolution
+    age_years: torch.Tensor | None = None  # (batch, 2): median age in years, log of its Laplace scale in log-years
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
@@ -73,6 +77,25 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
     mean = x.mean(dim=(-2, -1), keepdim=True)
     std = x.std(dim=(-2, -1), keepdim=True)
     return (x - mean) / (std + 1e-5)
+
+
+class AgeHead(nn.Module):
+    """Age in years as a Laplace distribution over log-years: its median (in years) and log scale.
+
+    Log-years make an error of 2 years at age 8 weigh like one of 10 years at age 40.
+    """
+
+    CENTRE = math.log(30.0)
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.linear = nn.Linear(hidden, 2)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.linear(z).float()
+        log_years = (self.CENTRE + out[:, 0]).clamp(math.log(3.0), math.log(100.0))
+        log_scale = out[:, 1].clamp(-5.0, 2.0)
+        return torch.stack([log_years.exp(), log_scale], dim=1)
 
 
 class MAMCNN(nn.Module):
@@ -98,6 +121,7 @@ class MAMCNN(nn.Module):
             nn.BatchNorm1d(hidden), nn.Dropout(config.dropout),
         )  # fmt: skip
         self.heads = nn.ModuleDict({task: nn.Linear(hidden, len(names)) for task, names in config.labels.items()})
+        self.age_head = AgeHead(hidden) if config.age_years else None
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         if x.dim() == 3:
@@ -114,4 +138,5 @@ class MAMCNN(nn.Module):
         if time_weights is not None:
             time_map = F.interpolate(time_weights.flatten(1, 2), size=size[1], mode="linear").squeeze(1)
             freq_map = F.interpolate(freq_weights.flatten(2), size=size[0], mode="linear").squeeze(1)
-        return ModelOutput(logits, time_map, freq_map)
+        age = self.age_head(z) if self.age_head is not None else None
+        return ModelOutput(logits, time_map, freq_map, age)

@@ -46,7 +46,7 @@ def synthetic_cache(root: Path, clips: int, seconds: float = 4.0, rate: int = 16
 
 
 def measure(cache: Cache, device: str, amp: bool, width: float, batch: int, steps: int, workers: int, warmup: int = 3):
-    config = ModelConfig(width=width)
+    config = ModelConfig(width=width, age_years=True)
     model = AgeGenderClassifier(config).to(device).train()
     opt = torch.optim.AdamW(model.net.parameters(), lr=1e-3)
     items = cache.items
@@ -57,9 +57,9 @@ def measure(cache: Cache, device: str, amp: bool, width: float, batch: int, step
     wait = total = 0.0
     n = 0
     t_prev = time.time()
-    for i, (crops, y) in enumerate(dl):
+    for i, (crops, y, ages) in enumerate(dl):
         t_got = time.time()
-        loss, _, _ = train_step(model, opt, crops, y, tasks, amp, True, 0.1)
+        loss, _, _ = train_step(model, opt, crops, y, tasks, amp, True, 0.1, ages)
         loss.item()  # waits for the device
         t_done = time.time()
         if i >= warmup:

@@ -24,7 +24,7 @@ def make_wav(tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_config():
-    return ModelConfig(width=0.125)
+    return ModelConfig(width=0.125, age_years=True)
 
 
 @pytest.fixture(scope="session")

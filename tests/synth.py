@@ -1,12 +1,29 @@
-"""Generated test audio (no recordings are committed)."""
+"""Test audio: speech cut from the synthetic example clips (no recordings of people are committed)."""
+
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+
+from agegender.audio import frame_levels_db, resample
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def voice(seconds: float, rate: int = 16000, f0: float = 140.0, seed: int = 0) -> np.ndarray:
-    """A harmonic tone with syllable-like loudness changes and a little noise: sound that passes as speech."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8))
-    syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)
-    return (0.2 * tone * syllables + 0.002 * rng.standard_normal(len(t))).astype(np.float32)
+@lru_cache(maxsize=None)
+def _speech_stream(name: str) -> tuple[np.ndarray, int]:
+    """An example clip with its pauses cut out: speech from the first sample to the last."""
+    x, rate = sf.read(EXAMPLES / f"{name}.wav", dtype="float32")
+    levels, hop = frame_levels_db(x, rate)
+    loud = np.flatnonzero(levels > levels.max() - 30)
+    return np.concatenate([x[i * hop : (i + 1) * hop] for i in loud]), rate
+
+
+def voice(seconds: float, rate: int = 16000, seed: int = 0, name: str = "en_male") -> np.ndarray:
+    """`seconds` of continuous synthetic speech at `rate`, starting at a point chosen by `seed`."""
+    stream, native = _speech_stream(name)
+    stream = resample(stream, native, rate) if rate != native else stream
+    n = int(seconds * rate)
+    start = np.random.default_rng(seed).integers(0, len(stream))
+    return np.resize(np.roll(stream, -start), n).astype(np.float32)

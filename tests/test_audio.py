@@ -16,6 +16,13 @@ from agegender.audio import (
     load_audio,
 )
 from synth import voice
+from training.negatives import NEGATIVES
+
+
+def hummed_tone(seconds: float, rate: int) -> np.ndarray:
+    """A 440 Hz tone with syllable-like loudness changes: easy to check for pitch, but not a voice."""
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 440 * t) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
 
 
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
@@ -25,9 +32,7 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
 
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
 def test_resamples_to_model_rate_keeping_pitch(rate):
-    t = np.arange(3 * rate) / rate
-    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))
-    out = load_audio(tone, rate)
+    out = load_audio(hummed_tone(3.0, rate), rate, require_speech=False)
     assert out.dtype == np.float32
     assert abs(len(out) - 3 * 16000) <= 0.1 * 16000  # a little trimming at the edges at most
     assert abs(dominant_frequency(out, 16000) - 440) < 3
@@ -71,10 +76,12 @@ def test_integer_and_float_dtypes_are_scaled(dtype):
 def test_decodes_common_formats(tmp_path, name, fmt, subtype):
     path = tmp_path / name
     rate = 48000 if subtype == "OPUS" else 44100
-    sf.write(path, voice(2.0, rate), rate, format=fmt, subtype=subtype)
-    out = load_audio(path)
+    sf.write(path, hummed_tone(2.0, rate), rate, format=fmt, subtype=subtype)
+    out = load_audio(path, require_speech=False)
     assert 1.5 * 16000 < len(out) < 2.3 * 16000
-    assert abs(dominant_frequency(out, 16000) - 140) < 5
+    assert abs(dominant_frequency(out, 16000) - 440) < 5
+    sf.write(path, voice(2.0, rate), rate, format=fmt, subtype=subtype)
+    assert 1.5 * 16000 < len(load_audio(path)) < 2.3 * 16000  # speech passes the voice check after the codec
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
@@ -124,8 +131,8 @@ def test_zero_samples():
 
 
 def test_very_short_audio():
-    with pytest.raises(TooShortError, match="0.30 s"):
-        load_audio(voice(0.3), 16000)
+    with pytest.raises(TooShortError, match="0.20 s"):
+        load_audio(voice(0.2), 16000)
 
 
 def test_short_burst_in_long_silence():
@@ -133,6 +140,37 @@ def test_short_burst_in_long_silence():
     x[16000 : 16000 + 3200] = voice(0.2)
     with pytest.raises(TooShortError, match="of sound found"):
         load_audio(x, 16000)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 0.45])
+def test_one_word_is_accepted(seconds):
+    """A single spoken word (0.25-0.5 s of sound) in a longer recording is classified, not refused."""
+    x = np.zeros(16000 * 2, dtype=np.float32)
+    x[8000 : 8000 + int(seconds * 16000)] = voice(seconds, seed=3)
+    out = load_audio(x, 16000)
+    assert seconds * 16000 <= len(out) <= (seconds + 0.25) * 16000
+
+
+def test_dc_offset_is_removed_before_the_level_checks():
+    x = voice(2.0) * 0.05 + 0.1  # quiet speech on a DC offset of 0.1
+    out = load_audio(x, 16000)
+    assert abs(out.mean()) < 1e-3
+    np.testing.assert_allclose(out, load_audio(voice(2.0) * 0.05, 16000), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", sorted(NEGATIVES))
+def test_sound_that_is_not_speech_is_refused(kind):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        with pytest.raises(NoSpeechError, match="no speech found"):
+            load_audio(NEGATIVES[kind](rng, 3.0, 16000), 16000)
+
+
+def test_voice_check_can_be_skipped_for_known_speech():
+    x = hummed_tone(2.0, 16000)
+    with pytest.raises(NoSpeechError, match="music, a tone or noise"):
+        load_audio(x, 16000)
+    assert len(load_audio(x, 16000, require_speech=False)) > 1.5 * 16000
 
 
 def test_silence():

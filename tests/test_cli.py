@@ -14,7 +14,10 @@ def test_json_lines(capsys, tiny_model_dir, make_wav):
     path = str(make_wav())
     assert main(["predict", path, "--model", str(tiny_model_dir), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert set(record) == {"file", "gender", "age", "age_gender", "probabilities"}
+    assert set(record) == {"file", "gender", "age", "age_gender", "age_years", "age_years_range", "low_confidence",
+                           "duration", "probabilities"}  # fmt: skip
+    low, high = record["age_years_range"]
+    assert low <= record["age_years"] <= high and record["low_confidence"] is False
     assert record["file"] == path
     assert record["age_gender"] in record["probabilities"]["age_gender"]
     assert set(record["probabilities"]["gender"]) == {"female", "male"}

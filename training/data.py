@@ -1,4 +1,4 @@
-"""Training data from a prepared cache: label targets, random crops, balanced sampling, augmentation.
+"""Training data from prepared caches: label targets, random crops, balanced sampling, augmentation.
 
 The loader only gathers int16 crops from the memory-mapped cache (cheap, in worker processes);
 conversion, gain, noise, the log-mel front end and SpecAugment run batched on the training device.
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agegender.config import ModelConfig
+from agegender.config import AGE_GROUP_YEARS, ModelConfig
 
 from .datasets import speaker_split
 from .prepare import AUDIO, INDEX, META
@@ -45,6 +45,45 @@ class Cache:
         """A clip's full float32 waveform (as `agegender.audio.load_audio` returned it)."""
         return self.audio[item["offset"] : item["offset"] + item["length"]].astype(np.float32) / 32767
 
+    @property
+    def corpus(self) -> str:
+        return self.meta.get("corpus") or Path(self.meta.get("source") or self.root).name
+
+
+class Corpora:
+    """Several prepared caches read as one: each item is tagged with its `cache` index and `corpus` name.
+
+    Each cache keeps its own speaker split, so the splits are speaker-disjoint within every corpus.
+    """
+
+    def __init__(self, roots):
+        roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
+        self.caches = [Cache(r) for r in roots]
+        names = [c.corpus for c in self.caches]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two caches hold the same corpus name: {names}")
+        for i, c in enumerate(self.caches):
+            for it in c.items:
+                it["cache"], it["corpus"] = i, c.corpus
+        self.items = [it for c in self.caches for it in c.items]
+
+    @property
+    def corpora(self) -> list[str]:
+        return [c.corpus for c in self.caches]
+
+    @property
+    def sample_rate(self) -> int:
+        rates = {c.meta["sample_rate"] for c in self.caches}
+        if len(rates) != 1:
+            raise ValueError(f"the caches hold audio at different sample rates: {sorted(rates)}")
+        return rates.pop()
+
+    def split(self, name: str) -> list[dict]:
+        return [it for it in self.items if it["split"] == name]
+
+    def waveform(self, item: dict) -> np.ndarray:
+        return self.caches[item["cache"]].waveform(item)
+
 
 def targets(item: dict, labels: dict[str, list[str]]) -> list[int]:
     """Class index per task, -1 where the clip has no label for it."""
@@ -61,6 +100,20 @@ def targets(item: dict, labels: dict[str, list[str]]) -> list[int]:
 def target_matrix(items: list[dict], labels: dict[str, list[str]]) -> np.ndarray:
     """(clips, tasks) class indices, -1 where a clip has no label for a task."""
     return np.array([targets(it, labels) for it in items], dtype=np.int64).reshape(-1, len(labels))
+
+
+def age_targets(items: list[dict]) -> np.ndarray:
+    """(clips, 3) float targets for the age-in-years head: exact years, and the age group's [low, high).
+
+    NaN where unknown: Common Voice clips have only the group, clips without any age label have nothing.
+    """
+    out = np.full((len(items), 3), np.nan, dtype=np.float32)
+    for row, it in zip(out, items):
+        if it.get("age_years") is not None:
+            row[0] = it["age_years"]
+        if it.get("age") in AGE_GROUP_YEARS:
+            row[1:] = AGE_GROUP_YEARS[it["age"]]
+    return out
 
 
 def stratum(item: dict) -> str:
@@ -85,17 +138,20 @@ def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 1
 
 
 class CropBatches(torch.utils.data.Dataset):
-    """Item i is a whole batch: (int16 crops (B, samples), targets (B, tasks)) for a list of clip indices.
+    """Item i is a whole batch: (int16 crops (B, samples), class targets (B, tasks), age targets (B, 3)).
 
     Each crop is a random `length`-sample stretch of its clip; clips shorter than that wrap around.
     """
 
-    def __init__(self, cache: Cache, items: list[dict], labels: dict[str, list[str]], length: int,
+    def __init__(self, cache: "Cache | Corpora", items: list[dict], labels: dict[str, list[str]], length: int,
                  batches: list[np.ndarray], seed: int = 0):  # fmt: skip
-        self.cache, self.length, self.batches, self.seed = cache, length, batches, seed
+        self.caches = cache.caches if isinstance(cache, Corpora) else [cache]
+        self.length, self.batches, self.seed = length, batches, seed
+        self.source = np.array([it.get("cache", 0) for it in items], dtype=np.int64)
         self.offsets = np.array([it["offset"] for it in items], dtype=np.int64)
         self.lengths = np.array([it["length"] for it in items], dtype=np.int64)
         self.targets = torch.from_numpy(target_matrix(items, labels))
+        self.ages = torch.from_numpy(age_targets(items))
         self.epoch = 0
 
     def __len__(self):
@@ -107,9 +163,12 @@ class CropBatches(torch.utils.data.Dataset):
         n = self.lengths[idx]
         span = np.where(n >= self.length, n - self.length + 1, n)
         start = np.minimum((rng.random(len(idx)) * span).astype(np.int64), span - 1)
-        pos = (start[:, None] + np.arange(self.length)[None, :]) % n[:, None]
-        crops = torch.from_numpy(np.asarray(self.cache.audio[self.offsets[idx][:, None] + pos]))
-        return crops, self.targets[idx]
+        pos = self.offsets[idx][:, None] + (start[:, None] + np.arange(self.length)[None, :]) % n[:, None]
+        crops = np.empty((len(idx), self.length), dtype="<i2")
+        for c in np.unique(self.source[idx]):
+            rows = self.source[idx] == c
+            crops[rows] = self.caches[c].audio[pos[rows]]
+        return torch.from_numpy(crops), self.targets[idx], self.ages[idx]
 
 
 def epoch_batches(weights: np.ndarray, batch_size: int, epoch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -137,14 +196,46 @@ def loader(cache, items, labels, config: ModelConfig, batch_size: int, epoch: in
 # -- on-device augmentation ------------------------------------------------------------------------
 
 
-def augment_waveforms(x: torch.Tensor, gain_db: float = 6.0, snr_db: tuple[float, float] = (15.0, 40.0)) -> torch.Tensor:
-    """Random gain (±gain_db) and white noise at a random SNR per clip. Pitch and formants are untouched."""
+def band_limit(x: torch.Tensor, sample_rate: int, p: float = 0.3) -> torch.Tensor:
+    """With probability `p` per clip, keep only a telephone band: 300-3400 Hz, or 0-4000 Hz (8 kHz audio).
+
+    Done in the frequency domain on the whole crop; the other clips are returned unchanged.
+    """
+    b, n = x.shape
+    chosen = torch.rand(b, 1, device=x.device) < p
+    phone = torch.rand(b, 1, device=x.device) < 0.5
+    freqs = torch.fft.rfftfreq(n, 1 / sample_rate).to(x.device)[None, :]
+    keep = torch.where(phone, (freqs >= 300) & (freqs <= 3400), freqs <= 4000)
+    limited = torch.fft.irfft(torch.fft.rfft(x) * keep, n=n)
+    return torch.where(chosen, limited, x)
+
+
+def mu_law(x: torch.Tensor, p: float = 0.15, channels: int = 256) -> torch.Tensor:
+    """With probability `p` per clip, 8-bit mu-law coding (the telephone codec's quantisation noise)."""
+    import torchaudio.functional as AF
+
+    chosen = torch.rand(x.shape[0], 1, device=x.device) < p
+    peak = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-4)
+    coded = AF.mu_law_decoding(AF.mu_law_encoding(x / peak, channels), channels) * peak
+    return torch.where(chosen, coded, x)
+
+
+def augment_waveforms(x: torch.Tensor, sample_rate: int = 16000, gain_db: float = 6.0,
+                      snr_db: tuple[float, float] = (10.0, 40.0)) -> torch.Tensor:  # fmt: skip
+    """The channel, varied per clip: telephone band, mu-law coding, white or low-pass (brown-ish) noise at a
+    random SNR, and gain (±gain_db). Pitch and formants are untouched."""
     b = x.shape[0]
-    gain = 10 ** ((torch.rand(b, 1, device=x.device) * 2 - 1) * gain_db / 20)
+    x = mu_law(band_limit(x, sample_rate))
     power = x.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-8)
     snr = snr_db[0] + torch.rand(b, 1, device=x.device) * (snr_db[1] - snr_db[0])
-    noise = torch.randn_like(x) * torch.sqrt(power / 10 ** (snr / 10))
-    return (x + noise) * gain
+    noise = torch.randn_like(x)
+    smooth = torch.cumsum(noise, dim=1)  # integrated white noise: most of its power at low frequencies
+    smooth = smooth - torch.linspace(0, 1, x.shape[1], device=x.device) * smooth[:, -1:]
+    smooth = smooth / smooth.std(dim=1, keepdim=True).clamp_min(1e-8)
+    noise = torch.where(torch.rand(b, 1, device=x.device) < 0.3, smooth, noise)
+    x = x + noise * torch.sqrt(power / 10 ** (snr / 10))
+    gain = 10 ** ((torch.rand(b, 1, device=x.device) * 2 - 1) * gain_db / 20)
+    return x * gain
 
 
 def spec_augment(spec: torch.Tensor, time_masks: int = 2, time_width: int = 25, freq_masks: int = 2,

@@ -3,7 +3,10 @@
 Supported layouts (detected by `read_corpus`):
 - Common Voice release: `validated.tsv` (and optionally `train.tsv`/`dev.tsv`/`test.tsv`) + `clips/`.
 - Kaggle "Common Voice": `cv-valid-{train,dev,test}.csv` + `cv-valid-*/` folders (the paper's data).
-- Generic CSV manifest: columns `path, gender, age` and optionally `speaker`, `split`; paths relative to the CSV.
+- Generic CSV manifest: columns `path, gender, age` and optionally `speaker`, `split`, `age_years`; paths
+  relative to the CSV.
+
+An optional `age_years` column (whole or fractional years) gives the exact age where a corpus knows it.
 
 Labels are normalised to the model's spelling: gender female|male (old and new Common Voice spellings),
 age teens..sixties with seventies/eighties/nineties merged into `sixties` ("sixties" = 60 and over).
@@ -41,6 +44,7 @@ class Record:
     age: str | None
     speaker: str
     split: str | None = None  # train | val | test, when the corpus fixes it
+    age_years: float | None = None  # exact age, where the corpus gives it
 
 
 class Skipped(Counter):
@@ -68,15 +72,31 @@ def normalise_age(value: str | None, skipped: Skipped | None = None) -> str | No
     return None
 
 
-def _make(path: Path, gender, age, speaker, split, skipped: Skipped) -> Record | None:
-    g, a = normalise_gender(gender, skipped), normalise_age(age, skipped)
+def parse_years(value: str | None, skipped: Skipped | None = None) -> float | None:
+    """An age in years from the optional `age_years` column (None when empty or implausible)."""
+    v = (value or "").strip()
+    if not v:
+        return None
+    try:
+        years = float(v)
+    except ValueError:
+        years = -1.0
+    if not 1 <= years <= 110:
+        if skipped is not None:
+            skipped["unreadable age_years (kept without it)"] += 1
+        return None
+    return years
+
+
+def _make(path: Path, gender, age, speaker, split, skipped: Skipped, years=None) -> Record | None:
+    g, a, y = normalise_gender(gender, skipped), normalise_age(age, skipped), parse_years(years, skipped)
     if g is None and a is None:
         skipped["no gender or age label"] += 1
         return None
     if not path.is_file():
         skipped["missing audio file"] += 1
         return None
-    return Record(str(path.resolve()), g, a, speaker, split)
+    return Record(str(path.resolve()), g, a, speaker, split, y)
 
 
 def _rows(path: Path, delimiter: str):
@@ -98,7 +118,8 @@ def read_commonvoice(root: str | Path, release_splits: bool = False) -> tuple[li
             if not row.get("path") or not row.get("client_id"):
                 skipped["malformed row"] += 1
                 continue
-            r = _make(root / "clips" / row["path"], row.get("gender"), row.get("age"), row["client_id"], split, skipped)
+            r = _make(root / "clips" / row["path"], row.get("gender"), row.get("age"), row["client_id"], split, skipped,
+                      row.get("age_years"))
             if r:
                 records.append(r)
     return records, skipped
@@ -138,7 +159,7 @@ def read_manifest(table: str | Path) -> tuple[list[Record], Skipped]:
             skipped["unknown split (kept, split by speaker)"] += 1
             split = None
         speaker = (row.get("speaker") or "").strip() or str(path)
-        r = _make(path, row.get("gender"), row.get("age"), speaker, split, skipped)
+        r = _make(path, row.get("gender"), row.get("age"), speaker, split, skipped, row.get("age_years"))
         if r:
             records.append(r)
     return records, skipped

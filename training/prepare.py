@@ -3,7 +3,7 @@
     python -m training.prepare --data ../shared/data/commonvoice --cache data/cache/commonvoice
 
 Every clip goes through `agegender.audio.load_audio` (the same decode, resample and silence trim as
-inference) in a process pool and is appended as int16 samples to one raw file, `audio.int16`, that
+inference, without the voice-activity check: the corpora are speech) in a process pool and is appended as int16 samples to one raw file, `audio.int16`, that
 training memory-maps. `index.jsonl` holds one line per clip (offset, length, labels, speaker, split);
 `failed.jsonl` the clips that raised an `AudioError`. Re-running skips whatever is already in either,
 so an interrupted run resumes where it stopped.
@@ -67,7 +67,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 def _decode(args: tuple[str, int]) -> tuple[str, bytes | None, str]:
     path, rate = args
     try:
-        wave = load_audio(path, target_rate=rate)
+        wave = load_audio(path, target_rate=rate, require_speech=False)
     except AudioError as exc:
         return path, None, f"{type(exc).__name__}: {exc}"
     return path, (np.clip(wave, -1.0, 1.0) * 32767).round().astype("<i2").tobytes(), ""
@@ -80,7 +80,7 @@ def _init_worker():
 
 
 def prepare(records: list[Record], cache: str | Path, sample_rate: int = 16000, workers: int | None = None,
-            seed: int | None = None, source: str = "", quiet: bool = False) -> dict:  # fmt: skip
+            seed: int | None = None, source: str = "", quiet: bool = False, corpus: str = "") -> dict:  # fmt: skip
     """Decode `records` into `cache` (resuming); returns a summary with counts."""
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,9 @@ def prepare(records: list[Record], cache: str | Path, sample_rate: int = 16000, 
         raise ValueError(f"{cache} holds {old['sample_rate']} Hz audio, not {sample_rate} Hz; use another cache")
     if seed is None:  # keep the split an existing cache was given
         seed = old.get("seed", 0)
-    meta = {"sample_rate": sample_rate, "seed": seed, "source": source or old.get("source", ""), "dtype": "int16"}
+    source = source or old.get("source", "")
+    corpus = corpus or old.get("corpus") or Path(source or cache).resolve().name
+    meta = {"sample_rate": sample_rate, "seed": seed, "source": source, "corpus": corpus, "dtype": "int16"}
     meta_path.write_text(json.dumps(meta, indent=1))
 
     done = {r["path"]: r for r in _read_jsonl(cache / INDEX)}
@@ -159,6 +161,7 @@ def main(argv=None):
                     help="use the seed in 0..N-1 whose val/test splits best cover every class (overrides --seed)")
     ap.add_argument("--release-splits", action="store_true", help="use the corpus's own train/dev/test")
     ap.add_argument("--sample-rate", type=int, default=ModelConfig.sample_rate)
+    ap.add_argument("--corpus", default="", help="the corpus's name in reports (default: the --data folder's name)")
     args = ap.parse_args(argv)
     records, skipped = read_corpus(args.data, args.release_splits)
     print(f"{args.data}: {len(records)} labelled clips; skipped rows: {skipped}")
@@ -166,7 +169,7 @@ def main(argv=None):
         args.seed, least = search_split_seed(records, args.search_seed)
         print(f"split seed {args.seed}: every gender-age class has at least {least} clips in val and in test")
     t0 = time.time()
-    summary = prepare(records, args.cache, args.sample_rate, args.workers, args.seed, str(args.data))
+    summary = prepare(records, args.cache, args.sample_rate, args.workers, args.seed, str(args.data), corpus=args.corpus)
     print(f"{args.cache}: {summary} in {time.time() - t0:.0f} s")
 
 

@@ -1,10 +1,13 @@
 """Train an agegender MAM-CNN on a prepared cache (or a corpus, prepared on the way).
 
-    python -m training.train --data data/cache/commonvoice --out runs/cv --epochs 40 --device cpu
+    python -m training.train --data data/cache/cv data/cache/saa --out runs/all --epochs 40 --device cpu
 
-One epoch draws as many balanced random 2.56 s crops as there are training clips. After every epoch
-the model is scored per clip on the validation split; the best mean macro-F1 over tasks is saved with
-`save_pretrained(out)` (so `AgeGenderClassifier.from_pretrained(out)` loads it). `out/state.pt` holds
+`--data` takes one or more prepared caches (one per corpus), each with its own speaker-disjoint split.
+One epoch draws balanced random 2.56 s crops (as many as there are training clips, or --epoch-size).
+After every epoch the model is scored per clip on the pooled validation split; the best mean macro-F1
+over tasks is saved with `save_pretrained(out)` (so `AgeGenderClassifier.from_pretrained(out)` loads it).
+At the end, the gender decision bias that balances female and male recall on every corpus's
+validation clips is chosen and written into the saved config. `out/state.pt` holds
 the last epoch's weights, optimiser and RNG state for `--resume`; `out/log.csv` and `out/curves.png`
 the learning curves.
 """
@@ -14,6 +17,8 @@ import csv
 import json
 import math
 import random
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -24,7 +29,8 @@ import torch.nn.functional as F
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
 
-from .data import Cache, augment_waveforms, loader, sampling_weights, spec_augment, steps_per_epoch
+from .data import Corpora, augment_waveforms, loader, sampling_weights, spec_augment, steps_per_epoch
+from .calibrate import calibrate
 from .evaluate import evaluate_items, split_sizes
 from .prepare import ensure_cache
 
@@ -33,7 +39,7 @@ STATE = "state.pt"
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="prepared cache, or a corpus directory / manifest to prepare")
+    ap.add_argument("--data", required=True, nargs="+", help="prepared caches, or one corpus directory / manifest to prepare")
     ap.add_argument("--cache", default=None, help="where to prepare --data if it is not a cache (default data/cache/<name>)")
     ap.add_argument("--out", default="runs/model", help="output model directory")
     ap.add_argument("--tasks", default="gender,age,age_gender")
@@ -48,7 +54,10 @@ def parse_args(argv=None):
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--balance", type=float, default=0.5, help="class sampling weight count**-balance (0 natural, 1 balanced)")
     ap.add_argument("--speaker-cap", type=int, default=10, help="clips per speaker beyond which its clips are down-weighted")
-    ap.add_argument("--no-augment", action="store_true", help="no gain/noise/SpecAugment")
+    ap.add_argument("--no-augment", action="store_true", help="no channel/noise/gain/SpecAugment augmentation")
+    ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
+    ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
+    ap.add_argument("--epoch-size", type=int, default=None, help="crops per epoch (default: the training clips)")
     ap.add_argument("--patience", type=int, default=10, help="early stopping after this many epochs without a better score")
     ap.add_argument("--max-minutes", type=float, default=None, help="stop before an epoch that would overrun this")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train (and val) clips")
@@ -59,6 +68,11 @@ def parse_args(argv=None):
     ap.add_argument("--split-seed", type=int, default=None, help="seed of the speaker split when preparing a corpus")
     ap.add_argument("--resume", action="store_true", help="continue from out/state.pt")
     return ap.parse_args(argv)
+
+
+def argv_is_cli() -> bool:
+    """True when this process was started as `python -m training.train` (so sys.argv is the command line)."""
+    return Path(sys.argv[0]).parts[-2:] == ("training", "train.py")
 
 
 def seed_everything(seed: int):
@@ -89,21 +103,39 @@ def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: f
     return total / torch.as_tensor(present).clamp_min(1)
 
 
+def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Age-in-years loss over log-years: Laplace negative log-likelihood where the exact age is known,
+    else the distance from the age group's [low, high) (zero inside it). Clips with neither are skipped.
+
+    `age` is the head's (batch, 2) output (years, log scale); `targets` (batch, 3) is (years, low, high).
+    """
+    mu, log_b = age[:, 0].clamp_min(1e-3).log(), age[:, 1]
+    years, low, high = targets.unbind(1)
+    exact = ~torch.isnan(years)
+    interval = ~exact & ~torch.isnan(low)
+    nll = (mu - torch.nan_to_num(years, 30.0).log()).abs() / log_b.exp() + log_b
+    gap = F.relu(torch.nan_to_num(low, 1.0).log() - mu) + F.relu(mu - torch.nan_to_num(high, 1000.0).log())
+    total = (nll * exact).sum() + (gap * interval).sum()
+    return total / (exact.sum() + interval.sum()).clamp_min(1)
+
+
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
-               smoothing: float):  # fmt: skip
+               smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0):  # fmt: skip
     """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network."""
     device = model.device
     x = crops.to(device, non_blocking=True).float().div_(32767)
     y = y.to(device, non_blocking=True)
     with torch.no_grad():
         if augment:
-            x = augment_waveforms(x)
+            x = augment_waveforms(x, model.config.sample_rate)
         spec = model.features(x)
         if augment:
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         output = model(spec)
     loss = multitask_loss(output.logits, y, tasks, smoothing)
+    if output.age_years is not None and ages is not None:
+        loss = loss + age_weight * age_loss(output.age_years, ages.to(device, non_blocking=True))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -144,7 +176,8 @@ def train(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    cache = Cache(ensure_cache(args.data, args.cache, seed=args.split_seed))
+    roots = args.data if len(args.data) > 1 else [ensure_cache(args.data[0], args.cache, seed=args.split_seed)]
+    cache = Corpora(roots)
     train_items, val_items = cache.split("train"), cache.split("val")
     if args.max_clips:
         rng = np.random.default_rng(args.seed)
@@ -155,11 +188,14 @@ def train(args) -> dict:
     sizes = split_sizes(cache)
     print(f"split {json.dumps(sizes)}; training on {len(train_items)} clips, validating on {len(val_items)}")
 
-    config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout)
+    config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout,
+                         age_years=not args.no_age_years)  # fmt: skip
+    if cache.sample_rate != config.sample_rate:
+        raise SystemExit(f"the caches hold {cache.sample_rate} Hz audio but the model takes {config.sample_rate} Hz")
     model = AgeGenderClassifier(config).to(device)
     params = sum(p.numel() for p in model.net.parameters())
     opt = torch.optim.AdamW(model.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    spe = steps_per_epoch(len(train_items), args.batch_size)
+    spe = steps_per_epoch(args.epoch_size or len(train_items), args.batch_size)
     total = spe * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, spe, total, args.schedule))
     weights = sampling_weights(train_items, args.balance, args.speaker_cap)
@@ -173,7 +209,12 @@ def train(args) -> dict:
         start_epoch, best, best_epoch, bad, rows = st["epoch"] + 1, st["best"], st["best_epoch"], st["bad"], st["rows"]
         torch.set_rng_state(st["torch_rng"])
         print(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
-    (out / "train_args.json").write_text(json.dumps({**vars(args), "params": params, "split_sizes": sizes}, indent=1))
+    command = shlex.join(["python", "-m", "training.train", *(sys.argv[1:] if argv_is_cli() else [])])
+    record = {**vars(args), "command": command, "params": params, "split_sizes": sizes}
+    if args.resume and (out / "train_args.json").is_file():  # keep the run's own command; list each resume
+        first = json.loads((out / "train_args.json").read_text())
+        record = {**first, "resumed": [*first.get("resumed", []), {"after_epoch": start_epoch - 1, "command": command}]}
+    (out / "train_args.json").write_text(json.dumps(record, indent=1))
     print(f"{params / 1e6:.2f} M parameters, width {args.width}, {args.variant}; device {device}, amp {amp}, "
           f"{spe} steps/epoch of {args.batch_size}")  # fmt: skip
 
@@ -182,13 +223,14 @@ def train(args) -> dict:
         t0 = time.time()
         model.train()
         dl = loader(cache, train_items, labels, config, args.batch_size, epoch, args.seed, weights,
-                    workers, device.type == "cuda")  # fmt: skip
+                    workers, device.type == "cuda", args.epoch_size)  # fmt: skip
         wait, n_clips, loss_sum = 0.0, 0, torch.zeros((), device=device)
         correct, counted = torch.zeros(len(tasks), device=device), torch.zeros(len(tasks), device=device)
         t_wait = time.time()
-        for crops, y in dl:
+        for crops, y, ages in dl:
             wait += time.time() - t_wait  # time blocked on the loader
-            loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing)
+            loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
+                                         ages, args.age_weight)  # fmt: skip
             sched.step()
             with torch.no_grad():  # accumulated on the device: no synchronisation per step
                 for j, t in enumerate(tasks):
@@ -210,6 +252,8 @@ def train(args) -> dict:
             row[f"train_{t}_acc"] = correct[j] / max(counted[j], 1)
             for k in ("accuracy", "macro_f1", "uar"):
                 row[f"val_{t}_{k if k != 'accuracy' else 'acc'}"] = val["tasks"][t][k]
+        if "age_years" in val:
+            row["val_age_mae"] = val["age_years"].get("mae", math.nan)  # nan: no exact ages in validation
         row.update(clips_per_s=n_clips / train_time, data_wait=wait / train_time, seconds=time.time() - t0)
         rows.append(row)
 
@@ -244,6 +288,10 @@ def train(args) -> dict:
             break
     summary = {"best_epoch": best_epoch, "best_val_score": best, "epochs_run": rows[-1]["epoch"] if rows else 0}
     print(f"best mean validation macro-F1 {best:.4f} at epoch {best_epoch}; model in {out}")
+    if "gender" in tasks and best_epoch:
+        chosen = calibrate(out, cache, args.device)
+        print(f"gender bias (female log-odds), chosen on validation: {chosen}")
+        summary.update(chosen)
     return summary
 
 

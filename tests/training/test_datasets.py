@@ -83,3 +83,28 @@ def test_split_is_speaker_disjoint_and_reproducible(manifest_corpus):
     assert [speaker_split(r.speaker, 3) for r in records] == [r.split for r in records]
     shares = np.mean([speaker_split(f"s{i}", 0) == "train" for i in range(2000)])
     assert 0.75 < shares < 0.85
+
+
+def test_age_in_years_column(tmp_path, clip_maker):
+    """The Speech Accent Archive / speechocean762 layout: Common Voice columns plus age_years and source."""
+    clips = clip_maker(tmp_path, 4)
+    columns = CV_COLUMNS + ["age_years", "source"]
+    rows = [
+        {"client_id": "saa-a", "path": clips[0]["path"], "age": "teens", "gender": "female", "age_years": "8"},
+        {"client_id": "saa-b", "path": clips[1]["path"], "age": "fourties", "gender": "male", "age_years": "47"},
+        {"client_id": "saa-c", "path": clips[2]["path"], "age": "twenties", "gender": "male", "age_years": ""},
+        {"client_id": "saa-d", "path": clips[3]["path"], "age": "sixties", "gender": "female", "age_years": "old"},
+    ]
+    write_tsv(tmp_path / "validated.tsv", [{**r, "source": "somewhere"} for r in rows], columns)
+    records, skipped = read_commonvoice(tmp_path)
+    assert [r.age_years for r in records] == [8.0, 47.0, None, None]
+    assert [r.age for r in records] == ["teens", "fourties", "twenties", "sixties"]
+    assert skipped["unreadable age_years (kept without it)"] == 1
+
+
+def test_age_targets_use_years_where_known_and_the_group_otherwise():
+    from training.data import age_targets
+
+    t = age_targets([{"age": "teens", "age_years": 8.0}, {"age": "thirties"}, {"age": None}])
+    assert t[0].tolist() == [8.0, 5.0, 20.0] and np.isnan(t[1, 0]) and t[1, 1:].tolist() == [30.0, 40.0]
+    assert np.isnan(t[2]).all()

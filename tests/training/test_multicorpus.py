@@ -1,0 +1,85 @@
+"""Several corpora at once: caches with their own splits, age-in-years targets, channel augmentation."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training import evaluate, prepare, train
+from training.data import Corpora, band_limit
+from training.train import age_loss
+
+
+def make_corpus(root, clip_maker, n, with_years):
+    rows = clip_maker(root, n)
+    for i, r in enumerate(rows):
+        r["path"] = f"clips/{r['path']}"
+        r["age_years"] = {"teens": 15, "twenties": 25, "thirties": 35, "fourties": 45, "fifties": 55,
+                          "sixties": 65}[r["age"]] + i % 3 if with_years else ""  # fmt: skip
+    with open(root / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["path", "gender", "age", "speaker", "age_years"])
+        w.writeheader()
+        w.writerows(rows)
+    return root / "manifest.csv"
+
+
+@pytest.fixture
+def two_caches(tmp_path, clip_maker):
+    caches = []
+    for name, years in (("groups", False), ("years", True)):
+        manifest = make_corpus(tmp_path / name, clip_maker, 40, years)
+        cache = tmp_path / "cache" / name
+        prepare.main(["--data", str(manifest), "--cache", str(cache), "--workers", "1", "--seed", "3",
+                      "--corpus", name])  # fmt: skip
+        caches.append(str(cache))
+    return caches
+
+
+def test_corpora_tag_items_and_keep_each_split(two_caches):
+    corpora = Corpora(two_caches)
+    assert corpora.corpora == ["groups", "years"] and corpora.sample_rate == 16000
+    assert {it["corpus"] for it in corpora.items} == {"groups", "years"}
+    for split in ("train", "val", "test"):
+        for c in corpora.corpora:  # speaker-disjoint within each corpus
+            others = {it["speaker"] for it in corpora.items if it["corpus"] == c and it["split"] != split}
+            assert not others & {it["speaker"] for it in corpora.split(split) if it["corpus"] == c}
+    years = [it["age_years"] for it in corpora.items if it["corpus"] == "years"]
+    assert all(y is not None for y in years)
+    with pytest.raises(ValueError, match="same corpus name"):
+        Corpora([two_caches[0], two_caches[0]])
+
+
+def test_train_and_evaluate_on_two_corpora(two_caches, tmp_path):
+    out = tmp_path / "model"
+    train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
+                "--device", "cpu", "--lr", "1e-3"])  # fmt: skip
+    config = json.loads((out / "config.json").read_text())
+    assert config["age_years"] is True and "gender_bias_by_age" in config
+    assert (out / "gender_bias.json").is_file()
+    evaluate.main(["--model", str(out), "--data", *two_caches, "--split", "train", "--by-length"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["corpora"]) == {"groups", "years"}
+    assert "mae" in metrics["corpora"]["years"]["age_years"] and "mae" not in metrics["corpora"]["groups"]["age_years"]
+    assert "median_guess_mae" in metrics["age_years"]
+    assert set(metrics["by_length"]) <= set(evaluate.LENGTH_BUCKETS)
+
+
+def test_age_loss_uses_years_or_the_group_interval():
+    age = torch.tensor([[30.0, 0.0], [35.0, 0.0], [50.0, 0.0], [30.0, 0.0]])
+    nan = float("nan")
+    inside = age_loss(age[1:2], torch.tensor([[nan, 30.0, 40.0]]))
+    outside = age_loss(age[2:3], torch.tensor([[nan, 30.0, 40.0]]))
+    assert inside.item() == 0 and outside.item() == pytest.approx(np.log(50 / 40), rel=1e-4)
+    exact = age_loss(age[0:1], torch.tensor([[30.0, 30.0, 40.0]]))  # Laplace NLL, scale 1: |0| / 1 + 0
+    assert exact.item() == pytest.approx(0.0, abs=1e-6)
+    assert age_loss(age[3:4], torch.tensor([[nan, nan, nan]])).item() == 0  # no age at all: no loss
+
+
+def test_band_limit_removes_high_frequencies_from_the_chosen_clips():
+    t = torch.arange(16000) / 16000
+    x = torch.sin(2 * np.pi * 6000 * t).repeat(64, 1)
+    y = band_limit(x, 16000, p=1.0)
+    assert y.abs().max() < 0.01  # 6 kHz is outside both telephone bands (40 dB down, float32 FFT)
+    assert torch.equal(band_limit(x, 16000, p=0.0), x)
