@@ -93,12 +93,12 @@ class Demo:
             tasks |= {"gender", "age"}
         return [t for t in TASKS if t in tasks]
 
-    def warm_up(self) -> None:
-        """Run one analysis at start, so the first visitor does not pay for lazy imports and allocations."""
-        rate = self.clf.config.sample_rate
-        t = np.arange(3 * rate) / rate
-        voice = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 8)) * (0.55 + 0.45 * np.sin(8 * np.pi * t))
-        self.analyse_waveform(self.clf.load((0.2 * voice).astype(np.float32), rate))
+    def warm_up(self, clip: Path) -> None:
+        """Analyse one clip at start, so the first visitor does not pay for lazy imports and allocations."""
+        try:
+            self.analyse_waveform(self.clf.load(str(clip)))
+        except Exception:  # a slower first click is no reason not to start
+            log.exception("warm-up on %s failed", clip)
 
     # -- the analysis ------------------------------------------------------------------------------------
 

@@ -18,12 +18,10 @@ UPLOAD_FORMATS = ("wav", "flac", "ogg", "opus", "mp3", "m4a", "webm", "mp4")
 
 def age_years_text(pred: Prediction) -> str:
     """"about 34 (25-45)" from the model's age in years, or "" when the model has no such head."""
-    years = getattr(pred, "age_years", None)
-    if years is None:
+    if pred.age_years is None:
         return ""
-    spread = getattr(pred, "age_years_range", None)
-    text = f"about {years:.0f}"
-    return text + (f" ({spread[0]:.0f}-{spread[1]:.0f})" if spread is not None else "")
+    spread = pred.age_years_range
+    return f"about {pred.age_years:.0f}" + (f" ({spread[0]:.0f}-{spread[1]:.0f})" if spread is not None else "")
 
 
 def summary_sentence(pred: Prediction, placeholder: bool = False) -> str:
@@ -50,7 +48,7 @@ def summary_sentence(pred: Prediction, placeholder: bool = False) -> str:
         what += f", **{years}** years old"
     lead = "The model is unsure; it leans towards" if unsure else "Most likely"
     line = f"{lead} {what} (confidence: {', '.join(sureness)})."
-    if getattr(pred, "low_confidence", False):
+    if pred.low_confidence:
         line += f" Note: {SHORT_SPEECH_NOTE}."
     if placeholder:
         line = "Untrained placeholder model, so this is a random guess. " + line

@@ -15,7 +15,7 @@ def bundled():
 
 @pytest.fixture(scope="module")
 def wave(bundled):
-    return bundled.load(voice(5.0, 16000, f0=180.0), 16000)  # 5 s: three overlapping windows
+    return bundled.load(voice(5.0, 16000, name="fr_female"), 16000)  # 5 s: three overlapping windows
 
 
 def test_one_forward_pass_gives_the_prediction_and_the_map(bundled, wave):

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from agegender.audio import MIN_SPEECH_SECONDS
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +49,7 @@ def audio_files(tmp_path_factory) -> dict[str, Path]:
     start = int(0.3 * rate)
     sf.write(files["short_speech"], speech[start : start + int(1.5 * rate)], rate)
     sf.write(files["silence"], np.zeros(3 * RATE, dtype=np.float32), RATE)
-    sf.write(files["too_short"], 0.3 * rng.standard_normal(int(0.3 * RATE)).astype(np.float32), RATE)
+    sf.write(files["too_short"], speech[start : start + int(0.6 * MIN_SPEECH_SECONDS * rate)], rate)
     sf.write(files["too_long"], np.tile(speech, 14)[: 70 * rate], rate)  # 70 s > the 60 s limit
     sf.write(files["five_seconds"], np.tile(speech, 2)[: 5 * rate], rate)
     files["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + rng.bytes(200))

@@ -141,7 +141,7 @@ def test_unexpected_failure_is_logged_and_shown_generically(demo, long_clip, mon
 
 def fake_prediction(probabilities: dict) -> Prediction:
     return Prediction(probabilities=probabilities, spectrogram=np.zeros((64, 10)), time_attention=None,
-                      freq_attention=None, windows=[WindowResult(0, 1, probabilities)])  # fmt: skip
+                      freq_attention=None, windows=[WindowResult(0, 1, probabilities)], duration=3.0)  # fmt: skip
 
 
 def test_summary_says_when_confidence_is_low():
@@ -160,7 +160,8 @@ def test_summary_says_when_confidence_is_low():
 def test_age_in_years_and_short_speech_are_shown_when_the_model_gives_them():
     pred = fake_prediction({"gender": {"female": 0.9, "male": 0.1}, "age": {"thirties": 0.8, "fifties": 0.2}})
     assert text.age_years_text(pred) == ""  # a model without an age-in-years head: nothing shown
-    pred.age_years, pred.age_years_range, pred.low_confidence = 34.4, (25.2, 45.0), True
+    assert text.SHORT_SPEECH_NOTE not in text.summary_sentence(pred)
+    pred.age_years, pred.age_years_range, pred.duration = 34.4, (25.2, 45.0), 0.6  # under 1 s of speech
     assert text.age_years_text(pred) == "about 34 (25-45)"
     line = text.summary_sentence(pred)
     assert "**about 34 (25-45)** years old" in line and text.SHORT_SPEECH_NOTE in line

@@ -64,7 +64,7 @@ def chunks(samples: np.ndarray, rate: int, seconds: float):
 def test_live_mode_follows_speech_and_says_no_speech_in_pauses(demo):
     stream = live.Live(demo)
     rate = 48000
-    speech = voice(3.0, rate, f0=200.0)
+    speech = voice(3.0, rate, name="fr_female")
     pause = np.zeros(int(1.5 * rate), np.float32)
     buffer, seen, views = None, [], []
     for chunk in chunks(np.concatenate([pause[: rate // 2], speech, pause]), rate, live.STREAM_EVERY):
