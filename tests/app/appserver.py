@@ -29,6 +29,7 @@ def launch(work: Path, temp: Path):
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(temp),
         "PYTHONUNBUFFERED": "1",
+        "AGEGENDER_UPLOAD_GRACE": "1",  # delete uploads one second after they are analysed
     }
     env.pop("AGEGENDER_MODEL", None)
     log = open(work / "app.log", "w")

@@ -1,5 +1,7 @@
 """Uploads are deleted once analysed (never other files), and the live mode follows speech and pauses."""
 
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -20,7 +22,7 @@ def upload_dir(tmp_path, monkeypatch):
 
 
 def test_discard_deletes_uploads_only(upload_dir, tmp_path, long_clip):
-    uploads = Uploads(keep=[long_clip])
+    uploads = Uploads(keep=[long_clip], grace=0)
     recording = upload_dir / "abc123" / "audio.wav"
     recording.parent.mkdir()
     sf.write(recording, voice(2.0), 16000)
@@ -40,7 +42,8 @@ def test_page_analysis_deletes_the_upload_and_keeps_the_clip(demo, upload_dir, a
     path.parent.mkdir()
     path.write_bytes(audio_files["five_seconds"].read_bytes())
     first = demo.classify(str(path), None)
-    assert not path.exists()  # deleted once decoded
+    demo.uploads.sweep(time.monotonic() + demo.uploads.grace + 1)  # the grace period has passed
+    assert not path.exists()
     again = demo.classify(str(path), first[-1])  # Classify again: the clip kept in the session
     assert again[2] == first[2] and "%" in again[0]
     other = demo.explain("gender/male", first[-1])  # Grad-CAM for another label, same clip
@@ -52,6 +55,8 @@ def test_api_prediction_deletes_the_upload(demo, upload_dir, audio_files):
     path.parent.mkdir()
     path.write_bytes(audio_files["five_seconds"].read_bytes())
     assert demo.predict(str(path))["labels"]["gender"] in ("female", "male")
+    assert path.exists()  # another request for the same upload may still come within the grace period
+    demo.uploads.sweep(time.monotonic() + demo.uploads.grace + 1)
     assert not path.exists()
 
 
