@@ -38,7 +38,7 @@ def launch(work: Path, temp: Path):
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     try:
         while True:
             if proc.poll() is not None:
@@ -50,7 +50,7 @@ def launch(work: Path, temp: Path):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer within 300 s:\n{(work / 'app.log').read_text()[-3000:]}")
+                pytest.fail(f"app.py did not answer within 900 s:\n{(work / 'app.log').read_text()[-3000:]}")
             time.sleep(0.5)
         yield proc, url
     finally:
