@@ -6,7 +6,6 @@ plus (with `config.age_years`) a head for the age in years.
 """
 
 import math
-
 from typing import NamedTuple
 
 import torch

@@ -59,14 +59,17 @@ def label_counts(items: list[dict], labels: dict[str, list[str]]) -> dict:
     return {t: dict(Counter(labels[t][v] for v in y[:, j] if v >= 0)) for j, t in enumerate(labels)}
 
 
-def age_scores(items: list[dict], estimates: list[float | None], train_items: list[dict]) -> dict | None:
-    """Mean absolute error in years where the exact age is known, beside always guessing the training median;
-    for clips with only an age group, how often the estimate falls inside the group's years."""
+def age_scores(items: list[dict], preds: list[Prediction], train_items: list[dict]) -> dict | None:
+    """Mean absolute error in years where the exact age is known, beside always guessing the training median,
+    and how often the true age lies in the reported range; for clips with only an age group, how often the
+    estimate falls inside the group's years."""
     from agegender.config import AGE_GROUP_YEARS
 
+    estimates = [p.age_years for p in preds]
     if all(e is None for e in estimates):
         return None
     exact = [(it["age_years"], e) for it, e in zip(items, estimates) if it.get("age_years") is not None]
+    ranges = [(it["age_years"], p.age_years_range) for it, p in zip(items, preds) if it.get("age_years") is not None]
     grouped = [(it["age"], e) for it, e in zip(items, estimates) if it.get("age_years") is None and it.get("age")]
     out = {"n": len(exact)}
     if exact:
@@ -74,7 +77,8 @@ def age_scores(items: list[dict], estimates: list[float | None], train_items: li
         train_years = [it["age_years"] for it in train_items if it.get("age_years") is not None]
         median = float(np.median(train_years)) if train_years else float(np.median(truth))
         out.update(mae=float(np.abs(truth - est).mean()), median_guess=median,
-                   median_guess_mae=float(np.abs(truth - median).mean()))  # fmt: skip
+                   median_guess_mae=float(np.abs(truth - median).mean()),
+                   range_coverage=float(np.mean([low <= y <= high for y, (low, high) in ranges])))  # fmt: skip
     if grouped:
         inside = [AGE_GROUP_YEARS[a][0] <= e < AGE_GROUP_YEARS[a][1] for a, e in grouped]
         out.update(group_n=len(grouped), inside_group=float(np.mean(inside)))
@@ -101,7 +105,7 @@ def task_scores(preds: list[Prediction], items: list[dict], train_items: list[di
 
 def summarise(preds: list[Prediction], items: list[dict], train_items: list[dict], labels: dict) -> dict:
     out = {"clips": len(items), "tasks": task_scores(preds, items, train_items, labels)}
-    ages = age_scores(items, [p.age_years for p in preds], train_items)
+    ages = age_scores(items, preds, train_items)
     if ages:
         out["age_years"] = ages
     return out
@@ -168,7 +172,7 @@ def _table(metrics: dict, title: str) -> list[str]:
     a = metrics.get("age_years")
     if a and a.get("n"):
         lines.append(f"age in years: MAE {a['mae']:.2f} on {a['n']} clips (constant guess {a['median_guess']:.0f}: "
-                     f"MAE {a['median_guess_mae']:.2f})")  # fmt: skip
+                     f"MAE {a['median_guess_mae']:.2f}); true age inside the 80% range: {a['range_coverage']:.2f}")  # fmt: skip
     if a and a.get("group_n"):
         lines.append(f"age in years inside the labelled group's years: {a['inside_group']:.3f} of {a['group_n']} clips")
     return lines
