@@ -1,3 +1,4 @@
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # decoding workers are spawned and import this module again
+    raise SystemExit(main())

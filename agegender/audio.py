@@ -13,13 +13,15 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from .config import SAMPLE_RATE
+
 MIN_SPEECH_SECONDS = 0.25  # one short word
 MAX_SECONDS = 600.0
 MIN_SAMPLE_RATE = 8000
 SILENCE_DBFS = -55.0  # a recording whose loudest 25 ms frame is quieter than this is silent
 SPEECH_RANGE_DB = 40.0  # frames this far below the loudest one count as pauses
 MIN_MODULATION_DB = 6.0  # speech rises and falls by syllable; a steadier sound is noise or a tone
-MIN_SPEECH_SHARE = 0.3  # of a recording's sound that the voice-activity detector must call speech
+MIN_SPEECH_SHARE = 0.22  # of a recording's sound that the voice-activity detector must call speech
 MIN_VOICED_SECONDS = 0.15  # and never less than this (one short word gives about 0.2 s)
 FFMPEG_FORMATS = {".m4a", ".mp4", ".aac", ".webm", ".wma", ".amr", ".3gp", ".mkv", ".mov"}
 
@@ -57,7 +59,7 @@ def _ffmpeg_decode(path: Path, sample_rate: int, max_seconds: float) -> np.ndarr
     cmd += ["-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "-"]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
-        raise UnreadableAudioError(f"could not decode the file (is it a complete audio file?)")
+        raise UnreadableAudioError("could not decode the file: not a readable audio file, or an incomplete one")
     return np.frombuffer(proc.stdout, dtype="<f4").copy()
 
 
@@ -84,12 +86,15 @@ def decode(path: str | os.PathLike, max_seconds: float = MAX_SECONDS) -> tuple[n
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise UnreadableAudioError(f"could not decode the file ({exc})") from None
     if shutil.which("ffmpeg"):
-        return _ffmpeg_decode(path, 16000, max_seconds), 16000
+        return _ffmpeg_decode(path, SAMPLE_RATE, max_seconds), SAMPLE_RATE
     if path.suffix.lower() in FFMPEG_FORMATS:
         raise UnsupportedFormatError(
             f"unsupported format '{path.suffix}'; convert it to wav (or install ffmpeg)"
         )
-    raise UnreadableAudioError(f"not a readable audio file (wav, flac, ogg, opus or mp3 expected)")
+    raise UnreadableAudioError(
+        "could not decode the file: not a readable audio file (wav, flac, ogg, opus or mp3 expected; "
+        "other formats need ffmpeg)"
+    )
 
 
 def to_mono_float(samples: np.ndarray) -> np.ndarray:
@@ -166,7 +171,7 @@ def check_speech(samples: np.ndarray, sample_rate: int) -> None:
 def load_audio(
     source: str | os.PathLike | np.ndarray | torch.Tensor,
     sample_rate: int | None = None,
-    target_rate: int = 16000,
+    target_rate: int = SAMPLE_RATE,
     max_seconds: float = MAX_SECONDS,
     require_speech: bool = True,
 ) -> np.ndarray:

@@ -7,16 +7,25 @@ from pathlib import Path
 import numpy as np
 import safetensors.torch
 import torch
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, constants, hf_hub_download
 from torch import nn
 
 from .answers import decide_heads
-from .audio import MAX_SECONDS, load_audio
+from .audio import MAX_SECONDS, AudioError, load_audio
+from .card import model_card
 from .config import ModelConfig
 from .features import LogMel, split_windows, to_db
 from .model import MAMCNN, ModelOutput
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "checkpoints"
+
+def bundled_model_dir() -> Path:
+    """The bundled model: `agegender/checkpoints` in an installed package, `checkpoints/` in a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "checkpoints"
+    return installed if (installed / constants.CONFIG_NAME).is_file() else package.parent / "checkpoints"
+
+
+BUNDLED_MODEL = bundled_model_dir()
 MODEL_ENV = "AGEGENDER_MODEL"
 LOW_CONFIDENCE_SECONDS = 1.0  # less speech than this gives a less reliable answer
 
@@ -150,6 +159,16 @@ class AgeGenderClassifier(
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
         safetensors.torch.save_file(state, str(save_directory / constants.SAFETENSORS_SINGLE_FILE))
 
+    def generate_model_card(self, repo_id: str = "USER/agegender-mamcnn", **kwargs) -> ModelCard:
+        """The card `save_pretrained` and `push_to_hub` write: `agegender.card.model_card` of the directory this
+        model was loaded from (its metrics and training record), the same card `python -m training.push` writes."""
+        source = getattr(self, "source", None)
+        return model_card(source if source and os.path.isdir(source) else None, repo_id, config=self.config)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        kwargs["model_card_kwargs"] = {"repo_id": repo_id, **(kwargs.get("model_card_kwargs") or {})}
+        return super().push_to_hub(repo_id, **kwargs)
+
     # -- inference ---------------------------------------------------------------------------------
 
     def load(self, source, sample_rate: int | None = None, max_seconds: float = MAX_SECONDS) -> np.ndarray:
@@ -158,11 +177,32 @@ class AgeGenderClassifier(
 
     def predict(self, source, sample_rate: int | None = None) -> Prediction:
         """Classify one file path or sample array (give `sample_rate` with an array)."""
-        return self.predict_batch([source], sample_rate)[0]
+        return self.classify_waveforms([self.load(source, sample_rate)])[0]
 
-    def predict_batch(self, sources, sample_rate: int | None = None, batch_size: int = 32) -> list[Prediction]:
-        """Classify many files or arrays, running their windows through the network in batches."""
-        return self.classify_waveforms([self.load(s, sample_rate) for s in sources], batch_size)
+    def predict_batch(self, sources, sample_rate: int | None = None, batch_size: int = 32,
+                      errors: str = "raise") -> list:  # fmt: skip
+        """Classify many files or arrays, running their windows through the network in batches.
+
+        A source that cannot be classified raises its `AudioError`, its message starting with the file name
+        (or `item N` for an array); with `errors="return"` that error takes its place in the list instead.
+        """
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
+        results, waveforms, places = [], [], []
+        for i, source in enumerate(sources):
+            try:
+                waveforms.append(self.load(source, sample_rate))
+                places.append(i)
+                results.append(None)
+            except AudioError as exc:
+                name = str(source) if isinstance(source, (str, os.PathLike)) else f"item {i}"
+                named = type(exc)(f"{name}: {exc}")
+                if errors == "raise":
+                    raise named from exc
+                results.append(named)
+        for i, prediction in zip(places, self.classify_waveforms(waveforms, batch_size)):
+            results[i] = prediction
+        return results
 
     @torch.inference_mode()
     def classify_waveforms(self, waveforms: list[np.ndarray], batch_size: int = 32) -> list[Prediction]:

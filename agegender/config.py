@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+SAMPLE_RATE = 16000  # the rate every model in this project hears; audio is resampled to it
 GENDERS = ["female", "male"]
 AGE_GROUPS = ["teens", "twenties", "thirties", "fourties", "fifties", "sixties"]
 # The years each age group stands for, [low, high). "teens" takes in children (the corpora have no child
@@ -12,9 +13,14 @@ AGE_GROUP_YEARS = {
 }  # fmt: skip
 
 
+def joint_label(gender: str, age: str) -> str:
+    """The one spelling of a joint age-gender class: `female-twenties`."""
+    return f"{gender}-{age}"
+
+
 def joint_labels(genders: list[str], ages: list[str]) -> list[str]:
-    """The joint age-gender classes, spelled `female-twenties`."""
-    return [f"{g}-{a}" for g in genders for a in ages]
+    """The joint age-gender classes, gender-major."""
+    return [joint_label(g, a) for g in genders for a in ages]
 
 
 def default_labels() -> dict[str, list[str]]:
@@ -30,7 +36,7 @@ class ModelConfig:
     `window_frames` frames (2.56 s by default), `window_hop_frames` apart.
     """
 
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     n_fft: int = 512
     win_length: int = 400
     hop_length: int = 160

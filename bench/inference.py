@@ -1,13 +1,14 @@
-"""Inference latency and throughput for a 5 s clip: `python bench/inference.py [--runs 30]`.
+"""Inference latency and throughput for a 5 s clip: `python -m bench.inference [--runs 30]`.
 
 Prints the median latency of `predict()` end to end and split into decode (read, resample, trim),
 features (log-mel) and model (windows through the network), then `predict_batch` throughput at batch 32,
-for the bundled model and the paper-width model, on CPU and on CUDA when available.
+for the bundled model and the paper-width model, on CPU and on CUDA when available. With onnxruntime
+installed, also the exported ONNX graph (front end + network) against the same graph in torch on CPU,
+side by side with the same number of threads, for 1 window and for 32.
 """
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,9 +17,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from agegender import AgeGenderClassifier, ModelConfig  # noqa: E402
-from agegender.features import split_windows  # noqa: E402
+from agegender import AgeGenderClassifier, ModelConfig
+from agegender.features import split_windows, window_samples
 
 
 def synthetic_speech(seconds: float, rate: int) -> np.ndarray:
@@ -76,6 +76,34 @@ def bench(name: str, model: AgeGenderClassifier, clip: Path, runs: int, device: 
     )
 
 
+def bench_onnx(name: str, model: AgeGenderClassifier, tmp: Path, runs: int) -> None:
+    """The exported graph in onnxruntime against the same front end + network in torch, on CPU."""
+    try:
+        import onnxruntime as ort
+
+        from agegender.export import WaveformModel, export_onnx
+    except ImportError:
+        print("onnxruntime is not installed: no ONNX rows (pip install 'agegender[export]')")
+        return
+    path = tmp / f"{name.split()[0]}.onnx"
+    export_onnx(model.cpu(), path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    graph = WaveformModel(model.cpu()).eval()
+    size = window_samples(model.config)
+    row = []
+    for n in (1, 32):
+        rate = model.config.sample_rate
+        x = np.tile(synthetic_speech(size / rate + 0.01, rate)[:size], (n, 1))
+        xt = torch.from_numpy(x)
+        with torch.inference_mode():
+            t_torch = median_ms(lambda: graph(xt), runs, lambda: None)
+        t_ort = median_ms(lambda: session.run(None, {"waveform": x}), runs, lambda: None)
+        row.append(f"{n:>2} window{'s' if n > 1 else ' '}: torch {t_torch:6.1f} ms  onnxruntime {t_ort:6.1f} ms  ({t_torch / t_ort:4.2f}x)")
+    print(f"{name:<22} cpu   ONNX graph  " + "   ".join(row))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
@@ -92,6 +120,8 @@ def main() -> None:
         for device in devices:
             for name, model in models.items():
                 bench(name, model, clip, args.runs, device)
+        for name, model in models.items():
+            bench_onnx(name, model, Path(tmp), args.runs)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def test_decodes_common_formats(tmp_path, name, fmt, subtype):
     assert 1.5 * 16000 < len(load_audio(path)) < 2.3 * 16000  # speech passes the voice check after the codec
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (apt-get install ffmpeg to test m4a input)")
 def test_m4a_goes_through_ffmpeg(tmp_path, make_wav):
     import subprocess
 
@@ -115,6 +115,17 @@ def test_empty_file(tmp_path):
 def test_corrupt_file(tmp_path):
     (tmp_path / "junk.wav").write_bytes(b"RIFF this is not really audio" * 50)
     with pytest.raises(UnreadableAudioError):
+        load_audio(tmp_path / "junk.wav")
+
+
+@pytest.mark.parametrize("ffmpeg", [False, True])
+def test_corrupt_file_message_does_not_depend_on_ffmpeg(tmp_path, monkeypatch, ffmpeg):
+    if ffmpeg and shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg to test its decoding path)")
+    if not ffmpeg:
+        monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    (tmp_path / "junk.wav").write_bytes(b"RIFF this is not really audio" * 50)
+    with pytest.raises(UnreadableAudioError, match="^could not decode the file: not a readable audio file"):
         load_audio(tmp_path / "junk.wav")
 
 

@@ -5,7 +5,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from agegender import AgeGenderClassifier, AudioError, ModelConfig
+from agegender import AgeGenderClassifier, AudioError, ModelConfig, UnreadableAudioError
 from agegender.answers import decide_heads
 from agegender.classifier import BUNDLED_MODEL
 from agegender.features import split_windows
@@ -111,6 +111,22 @@ def test_predict_batch_matches_predict(tiny_model, make_wav):
         for task in p.probabilities:
             for label, value in p.probabilities[task].items():
                 assert value == pytest.approx(single.probabilities[task][label], abs=1e-4)
+
+
+def test_predict_batch_names_the_bad_file(tmp_path, tiny_model, make_wav):
+    bad = tmp_path / "empty.wav"
+    bad.write_bytes(b"")
+    with pytest.raises(UnreadableAudioError, match=f"^{bad}: the file is empty$"):
+        tiny_model.predict_batch([make_wav(), bad])
+
+
+def test_predict_batch_can_return_errors_in_place(tmp_path, tiny_model, make_wav):
+    good = make_wav()
+    results = tiny_model.predict_batch([good, tmp_path / "nothing.wav", np.zeros(16000), good], sample_rate=None,
+                                       errors="return")  # fmt: skip
+    assert isinstance(results[1], UnreadableAudioError) and str(results[1]).endswith("no such file")
+    assert isinstance(results[2], AudioError) and str(results[2]).startswith("item 2: ")
+    assert results[0].probabilities == results[3].probabilities
 
 
 def test_predict_batch_of_nothing(tiny_model):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agegender.config import AGE_GROUP_YEARS, ModelConfig
+from agegender.config import AGE_GROUP_YEARS, ModelConfig, joint_label
 
 from .datasets import speaker_split
 from .prepare import AUDIO, INDEX, META
@@ -90,11 +90,28 @@ def targets(item: dict, labels: dict[str, list[str]]) -> list[int]:
     out = []
     for task, names in labels.items():
         if task == "age_gender":
-            value = f"{item['gender']}-{item['age']}" if item["gender"] and item["age"] else None
+            value = joint_label(item["gender"], item["age"]) if item["gender"] and item["age"] else None
         else:
             value = item.get(task)
         out.append(names.index(value) if value in names else -1)
     return out
+
+
+def check_cache(cache: "Corpora", config: ModelConfig) -> None:
+    """Refuse caches whose sample rate or labels differ from the model's config: a clip with a label the model
+    does not know would silently count as unlabelled, and audio at another rate would silently be misread."""
+    problems = []
+    if cache.sample_rate != config.sample_rate:
+        problems.append(f"its audio is at {cache.sample_rate} Hz but the model takes {config.sample_rate} Hz "
+                        f"(prepare it again with --sample-rate {config.sample_rate})")  # fmt: skip
+    found = {t: {it.get(t) for it in cache.items if it.get(t)} for t in ("gender", "age")}
+    found["age_gender"] = {joint_label(it["gender"], it["age"]) for it in cache.items if it.get("gender") and it.get("age")}
+    for task, names in config.labels.items():
+        unknown = sorted(found.get(task, set()) - set(names))
+        if unknown:
+            problems.append(f"its {task} labels {unknown} are not among the model's {names}")
+    if problems:
+        raise SystemExit(f"cannot train on {', '.join(str(c.root) for c in cache.caches)}: " + "; ".join(problems))
 
 
 def target_matrix(items: list[dict], labels: dict[str, list[str]]) -> np.ndarray:
@@ -118,7 +135,7 @@ def age_targets(items: list[dict]) -> np.ndarray:
 
 def stratum(item: dict) -> str:
     """The finest label a clip has, used to balance sampling."""
-    return f"{item['gender']}-{item['age']}"
+    return joint_label(item["gender"], item["age"])
 
 
 def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 10) -> np.ndarray:

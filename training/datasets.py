@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from agegender.config import joint_label
+
 GENDER_MAP = {
     "female": "female", "female_feminine": "female", "f": "female", "woman": "female",
     "male": "male", "male_masculine": "male", "m": "male", "man": "male",
@@ -205,7 +207,7 @@ def search_split_seed(records, tries: int = 300, fractions=(0.8, 0.1, 0.1)) -> t
     (seed, smallest class count).
     """
     speakers = sorted({r.speaker for r in records})
-    classes = {f"{r.gender}-{r.age}" for r in records if r.gender and r.age}
+    classes = {joint_label(r.gender, r.age) for r in records if r.gender and r.age}
     best = None
     for seed in range(tries):
         split = {s: speaker_split(s, seed, fractions) for s in speakers}
@@ -215,7 +217,7 @@ def search_split_seed(records, tries: int = 300, fractions=(0.8, 0.1, 0.1)) -> t
             s = r.split or split[r.speaker]
             sizes[s] += 1
             if r.gender and r.age:
-                counts[s][f"{r.gender}-{r.age}"] += 1
+                counts[s][joint_label(r.gender, r.age)] += 1
         least = min(counts[s][c] for s in ("val", "test") for c in classes) if classes else 0
         off = sum(abs(sizes[s] - f * len(records)) for s, f in zip(SPLITS[1:], fractions[1:]))
         key = (least, -off)

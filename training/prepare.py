@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from agegender.audio import AudioError, load_audio
-from agegender.config import ModelConfig
+from agegender.config import SAMPLE_RATE, ModelConfig
 
 from .datasets import Record, read_corpus, search_split_seed
 
@@ -79,7 +79,7 @@ def _init_worker():
     torch.set_num_threads(1)
 
 
-def prepare(records: list[Record], cache: str | Path, sample_rate: int = 16000, workers: int | None = None,
+def prepare(records: list[Record], cache: str | Path, sample_rate: int = SAMPLE_RATE, workers: int | None = None,
             seed: int | None = None, source: str = "", quiet: bool = False, corpus: str = "") -> dict:  # fmt: skip
     """Decode `records` into `cache` (resuming); returns a summary with counts."""
     cache = Path(cache)
@@ -139,7 +139,7 @@ def is_cache(path: str | Path) -> bool:
 
 
 def ensure_cache(data: str | Path, cache: str | Path | None = None, seed: int | None = None, release_splits: bool = False,
-                 workers: int | None = None, sample_rate: int = 16000) -> Path:  # fmt: skip
+                 workers: int | None = None, sample_rate: int = SAMPLE_RATE) -> Path:  # fmt: skip
     """`data` itself when it is a prepared cache; otherwise prepare it into `cache` (default data/cache/<name>)."""
     if is_cache(data):
         return Path(data)

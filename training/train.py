@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
 
-from .data import Corpora, augment_waveforms, loader, sampling_weights, spec_augment, steps_per_epoch
+from .corpora import describe
+from .data import Corpora, augment_waveforms, check_cache, loader, sampling_weights, spec_augment, steps_per_epoch
 from .calibrate import calibrate
 from .evaluate import evaluate_items, split_sizes
 from .prepare import ensure_cache
@@ -165,7 +166,7 @@ def plot_curves(rows: list[dict], tasks: list[str], path: Path):
     plt.close(fig)
 
 
-def train(args) -> dict:
+def train(args, argv: list[str] | None = None) -> dict:
     seed_everything(args.seed)
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"
@@ -190,8 +191,7 @@ def train(args) -> dict:
 
     config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout,
                          age_years=not args.no_age_years)  # fmt: skip
-    if cache.sample_rate != config.sample_rate:
-        raise SystemExit(f"the caches hold {cache.sample_rate} Hz audio but the model takes {config.sample_rate} Hz")
+    check_cache(cache, config)
     model = AgeGenderClassifier(config).to(device)
     params = sum(p.numel() for p in model.net.parameters())
     opt = torch.optim.AdamW(model.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -209,8 +209,10 @@ def train(args) -> dict:
         start_epoch, best, best_epoch, bad, rows = st["epoch"] + 1, st["best"], st["best_epoch"], st["bad"], st["rows"]
         torch.set_rng_state(st["torch_rng"])
         print(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
-    command = shlex.join(["python", "-m", "training.train", *(sys.argv[1:] if argv_is_cli() else [])])
-    record = {**vars(args), "command": command, "params": params, "split_sizes": sizes}
+    argv = argv if argv is not None else (sys.argv[1:] if argv_is_cli() else [])
+    command = shlex.join(["python", "-m", "training.train", *argv])
+    record = {**vars(args), "command": command, "params": params, "split_sizes": sizes,
+              "corpora": {c: describe(c) for c in cache.corpora}}  # fmt: skip
     if args.resume and (out / "train_args.json").is_file():  # keep the run's own command; list each resume
         first = json.loads((out / "train_args.json").read_text())
         record = {**first, "resumed": [*first.get("resumed", []), {"after_epoch": start_epoch - 1, "command": command}]}
@@ -296,7 +298,7 @@ def train(args) -> dict:
 
 
 def main(argv=None):
-    train(parse_args(argv))
+    train(parse_args(argv), argv)
 
 
 if __name__ == "__main__":
