@@ -1,16 +1,15 @@
-"""Gradio demo: age and gender from speech with MAM-CNN, with the spectrogram and attention maps.
+"""Gradio demo: age and gender from speech with MAM-CNN, with the spectrogram, attention maps and Grad-CAM.
 
     python app.py                          # the bundled model (checkpoints/), http://127.0.0.1:7860
     python app.py --model user/repo        # a Hub id or local directory (or set AGEGENDER_MODEL)
 
-This file only builds the page; the logic is in agegender/demo.py and agegender/plots.py.
+This file only builds the page; the logic is in the `demo/` package beside it.
 """
 
 import argparse
-import csv
-import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -18,95 +17,115 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
-from agegender.demo import CONCURRENCY_LIMIT, MAX_FILE_SIZE, MAX_SECONDS, QUEUE_SIZE, Demo  # noqa: E402
-
-# Cached example results are kept in a CSV file with the figures inline as base64 PNG (~200 kB a cell).
-csv.field_size_limit(64 * 1024 * 1024)
+from demo import figures, live, text  # noqa: E402
+from demo.analysis import CONCURRENCY_LIMIT, MAX_FILE_MB, MAX_SECONDS, QUEUE_SIZE, Demo  # noqa: E402
+from demo.uploads import shutdown_on_sigterm  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = sorted((HERE / "examples").glob("*.wav"))
-CSS = """
+MAX_FILE_SIZE = f"{MAX_FILE_MB}mb"
+UPLOAD_TYPES = [f".{ext}" for ext in text.UPLOAD_FORMATS]
+CSS = figures.CSS + """
 #summary { font-size: 1.08rem; min-height: 2.5rem; }
 #summary p { margin: 0; }
-.plot-panel img { width: 100%; height: auto; }
 #how-it-works table { display: block; overflow-x: auto; }
 #how-it-works th, #how-it-works td { white-space: nowrap; }
-/* On a phone the figures keep a readable size and scroll sideways. */
-@media (max-width: 700px) {
-  .plot-panel { overflow-x: auto !important; }
-  .plot-panel .matplotlib { display: block !important; }
-  .plot-panel img { min-width: 680px; max-width: none; }
-}
+#file-input { min-height: 0; }
 """
-
-
-def _examples_cache(demo: Demo) -> str:
-    """A cache folder per model, so cached example results never outlive the model that made them."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(demo.clf.net.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes()[:4096])
-    return str(HERE / ".gradio" / "cached_examples" / digest.hexdigest()[:12])
+# After an analysis: bring the summary into view when it is off screen (on a phone it is below the input).
+SHOW_RESULTS_JS = """() => {
+  const el = document.querySelector('#summary');
+  if (!el) return;
+  const top = el.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.6) el.scrollIntoView({behavior: 'smooth', block: 'start'});
+}"""
 
 
 def build(demo: Demo) -> gr.Blocks:
-    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", _examples_cache(demo))
     tasks = demo.tasks
-    # Uploaded and recorded files are removed from gradio's cache an hour after they arrive.
-    with gr.Blocks(title="Age and gender from speech", delete_cache=(600, 3600), analytics_enabled=False) as page:
+    config = demo.clf.config
+    # Uploads are deleted once decoded; this sweep (every minute, files over 5 minutes old) catches the rest.
+    with gr.Blocks(title="Age and gender from speech", delete_cache=(60, 300), analytics_enabled=False) as page:
         # Outputs are made first (unrendered) so the examples can sit beside the input; rendered below.
-        summary = gr.Markdown("Results appear here after you click **Classify**.", label="Summary",
+        summary = gr.Markdown("Results appear here when you stop recording or an upload finishes.",
                               elem_id="summary", render=False)  # fmt: skip
+        years = gr.Markdown("", elem_id="age-years", render=False)
         gender = gr.Label(label="Gender", num_top_classes=2, visible="gender" in tasks, elem_id="gender",
                           render=False)  # fmt: skip
         age = gr.Label(label="Age group", num_top_classes=3, visible="age" in tasks, elem_id="age", render=False)
         joint = gr.Label(label="Age and gender (joint)", num_top_classes=3, visible="age_gender" in tasks,
                          elem_id="age-gender", render=False)  # fmt: skip
-        plot_args = dict(elem_classes="plot-panel", format="png", render=False)
-        spectrogram = gr.Plot(label="Spectrogram and attention maps", elem_id="spectrogram", **plot_args)
-        overlay = gr.Plot(label="Attention overlay", elem_id="overlay", **plot_args)
-        timeline = gr.Plot(label="Timeline", elem_id="timeline", **plot_args)
-        outputs = [summary, gender, age, joint, spectrogram, overlay, timeline]
+        html_args = dict(render=False, js_on_load=None, padding=False)
+        maps = gr.HTML(elem_id="spectrogram", **html_args)
+        overlay = gr.HTML(elem_id="overlay", **html_args)
+        gradcam = gr.HTML(elem_id="gradcam", **html_args)
+        timeline = gr.HTML(elem_id="timeline", **html_args)
+        target = gr.Dropdown(label="Grad-CAM for the label", choices=[], elem_id="gradcam-target", render=False)
+        clip = gr.State(None, time_to_live=900)  # the decoded audio on the page, for Classify and Grad-CAM
+        outputs = [summary, years, gender, age, joint, maps, overlay, gradcam, timeline, target, clip]
 
         gr.Markdown(
             "# Age and gender from speech\n"
             "Record your voice or upload a clip: a MAM-CNN (Tursunov et al., *Sensors* 2021) guesses the "
             "speaker's gender and age group and shows where in the spectrogram it looked. "
-            f"{demo.model_markdown()}"
+            f"{text.model_markdown(demo.facts, config)}"
         )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=300):
-                audio = gr.Audio(
-                    sources=["microphone", "upload"], type="filepath", label="Speech (record or upload)",
-                    elem_id="audio-input",
-                )  # fmt: skip
-                with gr.Row():
-                    button = gr.Button("Classify", variant="primary", scale=2, elem_id="classify")
-                    clear = gr.ClearButton(value="Clear", scale=1, elem_id="clear")
-                gr.Markdown(demo.limits_markdown(), elem_id="limits")
-                if EXAMPLES:
-                    gr.Examples(
-                        examples=[[str(p)] for p in EXAMPLES], inputs=[audio], outputs=outputs, fn=demo.classify,
-                        cache_examples=True, cache_mode="lazy", label="Example clips (synthetic espeak-ng voices)",
-                        api_name=False,
-                    )  # fmt: skip
-            with gr.Column(scale=3, min_width=300):
-                summary.render()
-                with gr.Row():
-                    gender.render()
-                    age.render()
-                joint.render()
-        spectrogram.render()
-        overlay.render()
-        timeline.render()
-        clear.add([audio, *outputs])
+        with gr.Tabs():
+            with gr.Tab("Analyse a clip", id="clip"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        audio = gr.Audio(sources=["microphone"], type="filepath", label="Record your voice",
+                                         elem_id="audio-input")  # fmt: skip
+                        upload = gr.File(label="... or upload audio or video (" + ", ".join(text.UPLOAD_FORMATS) + ")",
+                                         file_types=UPLOAD_TYPES, type="filepath", elem_id="file-input",
+                                         height=110)  # fmt: skip
+                        with gr.Row():
+                            button = gr.Button("Classify", variant="primary", scale=2, elem_id="classify")
+                            clear = gr.ClearButton(value="Clear", scale=1, elem_id="clear")
+                        gr.Markdown(text.limits_markdown(demo.max_seconds, MAX_FILE_MB), elem_id="limits")
+                        if EXAMPLES:
+                            gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[audio], outputs=outputs,
+                                        fn=demo.example, run_on_click=True, cache_examples=False,
+                                        label="Example clips (synthetic espeak-ng voices)", api_visibility="private")  # fmt: skip
+                    with gr.Column(scale=3, min_width=300):
+                        summary.render()
+                        years.render()
+                        with gr.Row():
+                            gender.render()
+                            age.render()
+                        joint.render()
+                maps.render()
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=320):
+                        overlay.render()
+                    with gr.Column(min_width=320):
+                        target.render()
+                        gradcam.render()
+                timeline.render()
+            with gr.Tab("Live microphone", id="live"):
+                live.build_tab(demo)
+        clear.add([audio, upload, *outputs])
         with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
-            gr.Markdown(demo.how_it_works_markdown())
+            gr.Markdown(text.how_it_works_markdown(demo.facts, config))
 
-        button.click(demo.classify, inputs=audio, outputs=outputs, api_name="classify")
+        # The analysis starts by itself when a recording stops or an upload finishes (both fire after the
+        # file is on the server). Classify stays for a second look; it is disabled while recording, so a
+        # click right after Stop cannot overtake the recording's upload.
+        busy, ready = (lambda: gr.Button(interactive=False)), (lambda: gr.Button(interactive=True))
+        audio.start_recording(busy, None, button, queue=False, api_visibility="private")
+        analyse = dict(outputs=outputs, concurrency_id="analysis")
+        private = dict(api_visibility="private", **analyse)
+        for event in (audio.stop_recording(demo.classify, [audio, clip], api_name="recorded", **private),
+                      upload.upload(demo.classify, [upload, clip], api_name="uploaded", **private),
+                      button.click(demo.classify, [audio, clip], api_name="classify", **analyse)):  # fmt: skip
+            event.then(ready, None, button, queue=False, api_visibility="private").then(None, js=SHOW_RESULTS_JS)
+        audio.clear(ready, None, button, queue=False, api_visibility="private")
+        target.input(demo.explain, [target, clip], gradcam, api_name="explain", api_visibility="private",
+                     concurrency_id="analysis")  # fmt: skip
         # A JSON-only endpoint for API clients (gradio_client): labels, probabilities, windows, summary.
         json_out = gr.JSON(label="Result", visible=False)
-        gr.Button(visible=False).click(demo.predict, inputs=audio, outputs=json_out, api_name="predict")
+        gr.Button(visible=False).click(demo.predict, inputs=audio, outputs=json_out, api_name="predict",
+                                       concurrency_id="analysis")  # fmt: skip
     page.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return page
 
@@ -123,13 +142,18 @@ def main(argv=None) -> None:
                         help="CPU threads per request (default 1: concurrent requests use the other cores; "
                              "several threads per request on a busy CPU are many times slower)")  # fmt: skip
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        demo = Demo.load(args.model, max_seconds=args.max_seconds)  # loaded once, shared by all requests
+        demo = Demo.load(args.model, max_seconds=args.max_seconds, keep=EXAMPLES)  # shared by all requests
     except Exception as exc:  # a wrong id or folder: say which, without a trace
         parser.exit(1, f"app.py: cannot load the model {args.model or os.environ.get('AGEGENDER_MODEL') or 'checkpoints/'}: {exc}\n")
+    if EXAMPLES:
+        demo.warm_up(EXAMPLES[0])  # the first click is no slower than the next ones
     page = build(demo)
+    shutdown_on_sigterm()  # a normal stop deletes gradio's temp files (uploads included)
+    logging.getLogger("app").info("ready in %.1f s (model loaded and warmed up)", time.perf_counter() - started)
     page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, share=False,
                 css=CSS, footer_links=["api"])  # fmt: skip
 

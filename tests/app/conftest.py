@@ -1,16 +1,13 @@
 """Fixtures for the demo tests: the bundled model, audio files (good and bad) and a launched app."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from agegender.audio import MIN_SPEECH_SECONDS
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -22,7 +19,7 @@ RATE = 16000
 
 @pytest.fixture(scope="session")
 def demo():
-    from agegender.demo import Demo
+    from demo.analysis import Demo
 
     return Demo.load()  # the bundled checkpoint
 
@@ -52,7 +49,7 @@ def audio_files(tmp_path_factory) -> dict[str, Path]:
     start = int(0.3 * rate)
     sf.write(files["short_speech"], speech[start : start + int(1.5 * rate)], rate)
     sf.write(files["silence"], np.zeros(3 * RATE, dtype=np.float32), RATE)
-    sf.write(files["too_short"], 0.3 * rng.standard_normal(int(0.3 * RATE)).astype(np.float32), RATE)
+    sf.write(files["too_short"], speech[start : start + int(0.6 * MIN_SPEECH_SECONDS * rate)], rate)
     sf.write(files["too_long"], np.tile(speech, 14)[: 70 * rate], rate)  # 70 s > the 60 s limit
     sf.write(files["five_seconds"], np.tile(speech, 2)[: 5 * rate], rate)
     files["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + rng.bytes(200))
@@ -61,50 +58,21 @@ def audio_files(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def server_work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("server")
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server_temp(server_work) -> Path:
+    """The launched app's gradio temp folder (uploads land here)."""
+    return server_work / "gradio_tmp"
+
+
+@pytest.fixture(scope="session")
+def server(server_work, server_temp):
     """`python app.py` on a free localhost port with the bundled model; yields its URL."""
-    work = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {
-        **os.environ,
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_EXAMPLES_CACHE": str(work / "examples_cache"),
-        "GRADIO_TEMP_DIR": str(work / "gradio_tmp"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("AGEGENDER_MODEL", None)
-    log = open(work / "app.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env, stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{(work / 'app.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer within 180 s:\n{(work / 'app.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    from appserver import launch
+
+    with launch(server_work, server_temp) as (_, url):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

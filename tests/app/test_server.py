@@ -1,8 +1,13 @@
 """The launched app (`python app.py`) through gradio_client: predictions, errors, concurrent clients."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import soundfile as sf
+
+from synth import voice
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -22,19 +27,21 @@ def test_api_lists_the_named_endpoints(client):
 def test_predict_an_example_file(client, long_clip):
     result = client.predict(handle_file(str(long_clip)), api_name="/predict")
     assert set(result["labels"]) == {"gender", "age", "age_gender"}
+    assert result["gender"] == result["labels"]["gender"]  # Prediction.to_dict() at the top level
     assert abs(sum(result["probabilities"]["gender"].values()) - 1) < 1e-3
     assert len(result["windows"]) > 1 and result["summary"]
 
 
 def test_classify_returns_labels_and_figures(client, long_clip):
-    summary, gender, age, joint, spectrogram, overlay, timeline = client.predict(
+    summary, years, gender, age, joint, maps, overlay, gradcam, timeline, picker = client.predict(
         handle_file(str(long_clip)), api_name="/classify"
     )
     assert "%" in summary
     assert gender["label"] in ("female", "male") and len(gender["confidences"]) == 2
     assert age["label"] and joint["label"]
-    for plot in (spectrogram, overlay, timeline):
-        assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+    for figure in (maps, overlay, gradcam, timeline):
+        assert figure.startswith("<figure") and "Time (s)" in figure
+    assert picker["value"] == f"gender/{gender['label']}"  # Grad-CAM explains the predicted gender
 
 
 @pytest.mark.parametrize("name, expected", [("corrupt", "could not decode"), ("silence", "silent")])
@@ -58,3 +65,36 @@ def test_concurrent_clients_all_get_answers(server, audio_files, long_clip):
     assert len(results) == len(clips)
     assert all(r["labels"]["gender"] in ("female", "male") for r in results)
     assert results[0]["probabilities"] == results[3]["probabilities"]  # same clip, same answer
+
+
+def test_uploads_are_deleted_once_analysed(server_temp, client, long_clip, audio_files):
+    client.predict(handle_file(str(audio_files["five_seconds"])), api_name="/predict")
+    client.predict(handle_file(str(audio_files["short_speech"])), api_name="/classify")
+    for _ in range(60):
+        names = {p.name for p in server_temp.rglob("*") if p.is_file()}
+        if "five_seconds.wav" not in names and "short_speech.wav" not in names:
+            break
+        time.sleep(0.5)
+    assert "five_seconds.wav" not in names and "short_speech.wav" not in names
+
+
+def test_sigterm_deletes_every_upload(tmp_path):
+    """A normal stop (SIGTERM) deletes uploads that were never analysed, too."""
+    import signal
+
+    import httpx
+
+    from appserver import launch
+
+    temp = tmp_path / "gradio_tmp"
+    with launch(tmp_path, temp) as (proc, url):
+        clip = tmp_path / "left_behind.wav"
+        sf.write(clip, voice(2.0), 16000)
+        with open(clip, "rb") as f:
+            answer = httpx.post(url + "gradio_api/upload", files={"files": (clip.name, f, "audio/wav")}, timeout=30)
+        (uploaded,) = answer.json()
+        assert Path(uploaded).is_file()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=180) is not None
+    assert not Path(uploaded).exists()
+    assert not [p for p in temp.rglob("*") if p.is_file() and p.suffix == ".wav" and "left_behind" in p.name]

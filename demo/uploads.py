@@ -1,0 +1,94 @@
+"""Recordings and uploads are people's voices: delete each one once it is analysed, and all on shutdown.
+
+Gradio keeps every upload in its temp folder (`GRADIO_TEMP_DIR`). `Uploads.discard` deletes a file
+there `grace` seconds after its audio has been decoded (gradio stores identical uploads at one path, so
+another request may still be about to read it), never copies of the page's own example clips
+(recognised by content). What is left (a trimmed recording, a stream chunk) goes with gradio's `delete_cache`
+sweep and, because SIGTERM is turned into a normal shutdown, with gradio's clean-up on exit.
+"""
+
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def upload_folder() -> Path:
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
+GRACE_SECONDS = float(os.environ.get("AGEGENDER_UPLOAD_GRACE", 30))
+
+
+class Uploads:
+    """Deletes analysed files from gradio's upload folder; never touches anything else."""
+
+    def __init__(self, keep: list[Path] = (), grace: float = GRACE_SECONDS):
+        self.keep = {(p.stat().st_size, _digest(p)) for p in map(Path, keep) if p.is_file()}
+        self.grace = grace
+        self.due: dict[Path, float] = {}  # path -> when to delete it
+        self.lock = threading.Lock()
+        self.sweeper: threading.Thread | None = None
+
+    def discard(self, path: str | os.PathLike | None) -> bool:
+        """Delete `path` in `grace` seconds if it is an upload; True if it will be."""
+        if not path:
+            return False
+        path = Path(path).resolve()
+        if upload_folder() not in path.parents or not path.is_file():
+            return False
+        if self.keep and (path.stat().st_size, _digest(path)) in self.keep:
+            return False  # the page's own example clip: other visitors use the same copy
+        with self.lock:
+            self.due[path] = time.monotonic() + self.grace
+            if self.sweeper is None and self.grace > 0:
+                self.sweeper = threading.Thread(target=self._sweep_forever, name="uploads", daemon=True)
+                self.sweeper.start()
+        if self.grace <= 0:
+            self.sweep()
+        return True
+
+    def sweep(self, now: float | None = None) -> None:
+        """Delete every file whose time has come."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            ready = [p for p, t in self.due.items() if t <= now]
+            for p in ready:
+                del self.due[p]
+        for p in ready:
+            self._delete(p)
+
+    def _sweep_forever(self) -> None:
+        while True:
+            time.sleep(max(0.5, min(5.0, self.grace / 4)))
+            self.sweep()
+
+    def _delete(self, path: Path) -> None:
+        """Delete `path` (and its folder when empty)."""
+        folder = upload_folder()
+        try:
+            path.unlink()
+            if path.parent != folder and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        except OSError as exc:  # already gone, or a folder that is filling again
+            log.debug("could not delete %s: %s", path, exc)
+
+
+def shutdown_on_sigterm() -> None:
+    """Make SIGTERM stop the server like Ctrl-C, so gradio deletes its temp files on the way out."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
