@@ -11,10 +11,10 @@ import warnings
 import numpy as np
 import torch
 
-VAD_RATE = 16000
+VAD_RATE = 16000  # the rate Silero VAD takes (it also takes 8000)
 CHUNK = 512  # samples per VAD step at 16 kHz (32 ms)
 THRESHOLD = 0.5  # a chunk with a higher speech probability counts as speech
-MAX_SECONDS = 60.0  # read at most this much audio
+MAX_READ_SECONDS = 60.0  # read at most this much audio
 
 _local = threading.local()  # the model keeps state between chunks: one copy per thread
 
@@ -37,7 +37,7 @@ def speech_seconds(samples: np.ndarray, sample_rate: int, enough: float = float(
         import torchaudio.functional as AF
 
         x = AF.resample(x, sample_rate, VAD_RATE)
-    x = x[: int(MAX_SECONDS * VAD_RATE)]
+    x = x[: int(MAX_READ_SECONDS * VAD_RATE)]
     model = _model()
     model.reset_states()
     found, step = 0, CHUNK / VAD_RATE

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from agegender.audio import AudioError, load_audio
+from agegender.config import SAMPLE_RATE as RATE
 from training.datasets import read_corpus
 from training.negatives import NEGATIVES
 
-RATE = 16000
 
 
 def _init():

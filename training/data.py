@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agegender.config import AGE_GROUP_YEARS, ModelConfig, joint_label
+from agegender.config import AGE_GROUP_YEARS, SAMPLE_RATE, ModelConfig, joint_label
 
 from .datasets import speaker_split
 from .prepare import AUDIO, INDEX, META
@@ -242,7 +242,7 @@ def mu_law(x: torch.Tensor, p: float = 0.15, channels: int = 256) -> torch.Tenso
     return torch.where(chosen, coded, x)
 
 
-def augment_waveforms(x: torch.Tensor, sample_rate: int = 16000, gain_db: float = 6.0,
+def augment_waveforms(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, gain_db: float = 6.0,
                       snr_db: tuple[float, float] = (10.0, 40.0)) -> torch.Tensor:  # fmt: skip
     """The channel, varied per clip: telephone band, mu-law coding, white or low-pass (brown-ish) noise at a
     random SNR, and gain (±gain_db). Pitch and formants are untouched."""
