@@ -233,9 +233,6 @@ class AgeGenderClassifier(
                 out["log_years"], out["log_scale"] = float(np.log(ages[rows, 0]).mean()), float(ages[rows, 1].mean())
             return out
 
-        def decide(rows: np.ndarray):
-            return decide_heads(heads(rows), cfg)
-
         owners_a = np.array(owners)
         results = []
         for i, spec in enumerate(spectrograms):
@@ -245,7 +242,7 @@ class AgeGenderClassifier(
                 WindowResult(
                     start=starts[r] * cfg.frame_seconds,
                     end=min(starts[r] + cfg.window_frames, frames) * cfg.frame_seconds,
-                    probabilities=decide(np.array([r])).probabilities,
+                    probabilities=decide_heads(heads(np.array([r])), cfg).probabilities,
                 )
                 for r in rows.tolist()
             ]

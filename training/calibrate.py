@@ -10,11 +10,12 @@ lean the other way, so there are two biases: one for adult voices, one extra for
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from agegender.answers import joint_log_probs
+from agegender.answers import gender_bias, joint_log_probs
 from agegender.classifier import AgeGenderClassifier
 
 from .data import Corpora
@@ -41,23 +42,19 @@ def choose_gender_bias(model: AgeGenderClassifier, cache: Corpora, items: list[d
     best = None
     for adult in grid:
         for extra in grid if child is not None else [0.0]:
-            bias = np.zeros(log_joint.shape[1:])
-            bias[f_row] += adult
-            if child is not None:
-                bias[f_row, child] += extra
-            joint = log_joint + bias
+            candidate = {"gender_bias": round(float(adult), 2),
+                         "gender_bias_by_age": {child_group: round(float(extra), 2)} if child is not None else {}}  # fmt: skip
+            joint = log_joint + gender_bias(replace(config, **candidate), genders, ages)
             joint = np.exp(joint - joint.max(axis=(1, 2), keepdims=True))
-            p_gender = joint.sum(2)
-            said_female = p_gender.argmax(1) == f_row
+            said_female = joint.sum(2).argmax(1) == f_row
             rec = {c: (said_female[(corpus == c) & female].mean(), (~said_female[(corpus == c) & ~female]).mean())
                    for c in sorted(set(corpus))}  # fmt: skip
             gaps = [abs(f - m) for f, m in rec.values() if not (np.isnan(f) or np.isnan(m))]
             uar = float(np.nanmean([(f + m) / 2 for f, m in rec.values()]))
             key = (max(gaps) <= max_gap, uar if max(gaps) <= max_gap else -max(gaps), -abs(adult) - abs(extra))
             if best is None or key > best[0]:
-                best = (key, float(adult), float(extra), rec)
-    _, adult, extra, rec = best
-    chosen = {"gender_bias": round(adult, 2), "gender_bias_by_age": {child_group: round(extra, 2)} if child is not None else {}}
+                best = (key, candidate, rec)
+    _, chosen, rec = best
     return chosen, {c: [round(float(f), 4), round(float(m), 4)] for c, (f, m) in rec.items()}
 
 
