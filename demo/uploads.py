@@ -1,9 +1,10 @@
 """Recordings and uploads are people's voices: delete each one once it is analysed, and all on shutdown.
 
 Gradio keeps every upload in its temp folder (`GRADIO_TEMP_DIR`). `Uploads.discard` deletes a file
-there `grace` seconds after its audio has been decoded (gradio stores identical uploads at one path, so
-another request may still be about to read it), never copies of the page's own example clips
-(recognised by content). What is left (a trimmed recording, a stream chunk) goes with gradio's `delete_cache`
+there once its audio has been decoded and `grace` seconds have passed both since then and since the file
+was last written: gradio stores identical uploads at one path, so another request for the same content
+may have uploaded it again and still be waiting to read it. Copies of the page's own example clips
+(recognised by content) are never deleted. What is left (a trimmed recording, a stream chunk) goes with gradio's `delete_cache`
 sweep and, because SIGTERM is turned into a normal shutdown, with gradio's clean-up on exit.
 """
 
@@ -20,6 +21,18 @@ log = logging.getLogger(__name__)
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _seconds_since_written(path: Path) -> float | None:
+    """Wall-clock seconds since `path` was last written (None if it is gone).
+
+    Gradio writes each upload to a new temporary file and renames it into place, so this is the time
+    since the latest upload of that content.
+    """
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def upload_folder() -> Path:
@@ -60,14 +73,18 @@ class Uploads:
         return True
 
     def sweep(self, now: float | None = None) -> None:
-        """Delete every file whose time has come."""
+        """Delete every file whose time has come; one uploaded again since gets `grace` more seconds."""
         now = time.monotonic() if now is None else now
         with self.lock:
             ready = [p for p, t in self.due.items() if t <= now]
             for p in ready:
                 del self.due[p]
+                age = _seconds_since_written(p)
+                if age is not None and age < self.grace:
+                    self.due[p] = now + self.grace - age
         for p in ready:
-            self._delete(p)
+            if p not in self.due:
+                self._delete(p)
 
     def _sweep_forever(self) -> None:
         while True:

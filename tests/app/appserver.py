@@ -29,7 +29,7 @@ def launch(work: Path, temp: Path):
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(temp),
         "PYTHONUNBUFFERED": "1",
-        "AGEGENDER_UPLOAD_GRACE": "1",  # delete uploads one second after they are analysed
+        "AGEGENDER_UPLOAD_GRACE": "15",  # longer than any wait in the queue of the concurrency test
     }
     env.pop("AGEGENDER_MODEL", None)
     log = open(work / "app.log", "w")

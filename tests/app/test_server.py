@@ -70,7 +70,7 @@ def test_concurrent_clients_all_get_answers(server, audio_files, long_clip):
 def test_uploads_are_deleted_once_analysed(server_temp, client, long_clip, audio_files):
     client.predict(handle_file(str(audio_files["five_seconds"])), api_name="/predict")
     client.predict(handle_file(str(audio_files["short_speech"])), api_name="/classify")
-    for _ in range(60):
+    for _ in range(120):  # the grace period, then the sweeper
         names = {p.name for p in server_temp.rglob("*") if p.is_file()}
         if "five_seconds.wav" not in names and "short_speech.wav" not in names:
             break

@@ -1,5 +1,6 @@
 """Uploads are deleted once analysed (never other files), and the live mode follows speech and pauses."""
 
+import os
 import time
 
 import numpy as np
@@ -42,6 +43,7 @@ def test_page_analysis_deletes_the_upload_and_keeps_the_clip(demo, upload_dir, a
     path.parent.mkdir()
     path.write_bytes(audio_files["five_seconds"].read_bytes())
     first = demo.classify(str(path), None)
+    _age(path, demo.uploads.grace + 1)
     demo.uploads.sweep(time.monotonic() + demo.uploads.grace + 1)  # the grace period has passed
     assert not path.exists()
     again = demo.classify(str(path), first[-1])  # Classify again: the clip kept in the session
@@ -56,8 +58,31 @@ def test_api_prediction_deletes_the_upload(demo, upload_dir, audio_files):
     path.write_bytes(audio_files["five_seconds"].read_bytes())
     assert demo.predict(str(path))["labels"]["gender"] in ("female", "male")
     assert path.exists()  # another request for the same upload may still come within the grace period
+    _age(path, demo.uploads.grace + 1)
     demo.uploads.sweep(time.monotonic() + demo.uploads.grace + 1)
     assert not path.exists()
+
+
+def test_an_upload_written_again_gets_its_own_grace_period(upload_dir, audio_files):
+    """Identical uploads share one path: a second upload after the first analysis must survive its timer."""
+    uploads = Uploads(grace=30)
+    path = upload_dir / "z" / "speech.wav"
+    path.parent.mkdir()
+    path.write_bytes(audio_files["five_seconds"].read_bytes())
+    _age(path, 31)
+    assert uploads.discard(path)  # first request analysed it
+    path.write_bytes(audio_files["five_seconds"].read_bytes())  # the same file uploaded again
+    uploads.sweep(time.monotonic() + 31)  # the first request's time is up...
+    assert path.exists()  # ...but the second request has not read it yet
+    _age(path, 31)
+    uploads.sweep(time.monotonic() + 62)
+    assert not path.exists()
+
+
+def _age(path, seconds):
+    """Make `path` look written `seconds` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
 
 
 def chunks(samples: np.ndarray, rate: int, seconds: float):
