@@ -1,8 +1,8 @@
 """Speed and steadiness of the demo for a 5 s clip on CPU.
 
-    python bench/app.py [--runs 30]          # server-side: audio -> everything the page shows
-    python bench/app.py --http               # + cold start, first click, /classify beside /predict over HTTP
-    python bench/app.py --load               # + 32 concurrent clients per endpoint, 1,000 requests:
+    python -m bench.app [--runs 30]          # server-side: audio -> everything the page shows
+    python -m bench.app --http               # + cold start, first click, /classify beside /predict over HTTP
+    python -m bench.app --load               # + 32 concurrent clients per endpoint, 1,000 requests:
                                              #   latency, refusals, server memory, gradio temp folder
 
 Server-side: decode, log-mel, the network's forward pass with Grad-CAM, and the four HTML figures.
@@ -29,7 +29,6 @@ import soundfile as sf
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def five_second_clip(folder: Path) -> Path:

@@ -1,6 +1,6 @@
 """Training throughput: steady-state clips/s and the share of step time spent waiting for data.
 
-    python bench/training.py [--clips 2000] [--cpu-steps 12] [--gpu-steps 60] [--width 0.5]
+    python -m bench.training [--clips 2000] [--cpu-steps 12] [--gpu-steps 60] [--width 0.5]
 
 Runs the real training step (`training.train.train_step`: int16 crops from a memory-mapped cache ->
 gain/noise -> log-mel -> SpecAugment -> MAM-CNN -> multi-task loss -> AdamW) on a synthetic cache, so it
@@ -9,7 +9,6 @@ needs no corpus. On CPU; and, when CUDA is available, on the GPU in float32 and 
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,14 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agegender.classifier import AgeGenderClassifier  # noqa: E402
-from agegender.config import ModelConfig, default_labels  # noqa: E402
-from training.data import Cache, loader, sampling_weights  # noqa: E402
-from training.datasets import AGE_MAP  # noqa: E402
-from training.prepare import AUDIO, INDEX, META  # noqa: E402
-from training.train import train_step  # noqa: E402
+from agegender.classifier import AgeGenderClassifier
+from agegender.config import ModelConfig, default_labels
+from training.data import Cache, loader, sampling_weights
+from training.datasets import AGE_MAP
+from training.prepare import AUDIO, INDEX, META
+from training.train import train_step
 
 
 def synthetic_cache(root: Path, clips: int, seconds: float = 4.0, rate: int = 16000, seed: int = 0) -> Cache:
