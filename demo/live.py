@@ -1,12 +1,20 @@
 """Live mode: the microphone streams, and the labels and maps of the last few seconds update twice a second.
 
-The browser sends a chunk every `STREAM_EVERY` seconds. Each chunk is appended to a short buffer kept
-in the session. When the last second holds speech (the checks of `agegender.audio`), the last
-`VIEW_SECONDS` are classified and drawn as a scrolling view (0 = now); in a pause the page says
-"no speech". Chunks are files in gradio's upload folder, deleted as soon as they are read.
+Gradio's audio component sends a chunk every 0.1 s (its page ignores `stream_every`); each chunk is a
+file in gradio's upload folder, deleted as soon as it is read. The chunks join the last `VIEW_SECONDS`
+kept in the session (a `Stream`). Every `UPDATE_SECONDS` of new audio, that buffer is analysed in a
+worker thread: while a step runs, gradio keeps only the newest chunk, so a step that waited for the
+model would lose the audio sent meanwhile. The first chunk after an analysis is done brings its result
+to the page: when the last second holds speech (the checks of `agegender.audio`), the labels and a
+scrolling view (0 = now); in a pause, "no speech".
+
+The stream event must keep gradio's default trigger mode for streams ("multiple"): with "always_last"
+the page defers every chunk after the first until the stream ends, and nothing updates.
 """
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import gradio as gr
 import numpy as np
@@ -16,15 +24,17 @@ from agegender import AudioError
 from agegender.audio import resample, to_mono_float
 
 from . import figures
+from .analysis import CONCURRENCY_LIMIT
 from .labels import label_values
 from .text import summary_sentence
 
-STREAM_EVERY = 0.5  # seconds of audio per chunk: predictions update twice a second
+UPDATE_SECONDS = 0.5  # new audio between two analyses: predictions update twice a second
 VIEW_SECONDS = 4.0  # what is classified and shown
 SPEECH_CHECK_SECONDS = 1.0  # "no speech" when this last stretch has none
 MAX_STREAM_SECONDS = 600  # one live session
 WAITING = "Press **Record** and speak: the labels and maps follow your voice twice a second."
 NO_SPEECH = "**No speech** in the last second: keep talking."
+UNCHANGED = (gr.skip(),) * 4  # status, gender, age, view
 
 
 def _read_chunk(chunk) -> tuple[np.ndarray, int]:
@@ -35,40 +45,67 @@ def _read_chunk(chunk) -> tuple[np.ndarray, int]:
     return to_mono_float(samples), int(rate)
 
 
-class Live:
-    """The live tab's callback; the buffer lives in the session state."""
+@dataclass
+class Stream:
+    """One live session: the last `VIEW_SECONDS` at the microphone's rate, and the analysis under way."""
 
-    def __init__(self, demo):
+    rate: int
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    fresh: int = 0  # samples added since the last analysis started
+    running: Future | None = None
+
+    def add(self, samples: np.ndarray) -> None:
+        self.audio = np.concatenate([self.audio, samples])[-int(VIEW_SECONDS * self.rate) :]
+        self.fresh += len(samples)
+
+
+class Live:
+    """The live tab's callback; the `Stream` lives in the session state."""
+
+    def __init__(self, demo, pool=None):
         self.demo = demo
         self.rate = demo.clf.config.sample_rate
+        self.pool = pool or ThreadPoolExecutor(CONCURRENCY_LIMIT, thread_name_prefix="live")
 
-    def step(self, chunk, buffer: np.ndarray | None):
-        """One chunk in; status line, gender and age labels, the scrolling view and the new buffer out."""
-        started = time.perf_counter()
+    def step(self, chunk, stream: Stream | None):
+        """One chunk in; status line, gender and age labels, the scrolling view (or skips) and the stream out."""
         if chunk is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), buffer
+            return *UNCHANGED, stream
         try:
             samples, rate = _read_chunk(chunk)
-        except (AudioError, RuntimeError, ValueError):
-            return NO_SPEECH, None, None, gr.skip(), buffer
+        except (AudioError, RuntimeError, ValueError):  # a broken chunk: wait for the next one
+            return *UNCHANGED, stream
         finally:
             if isinstance(chunk, str):
                 self.demo.uploads.discard(chunk)
-        samples = resample(samples, rate, self.rate)
-        keep = int(VIEW_SECONDS * self.rate)
-        buffer = np.concatenate([buffer if buffer is not None else np.zeros(0, np.float32), samples])[-keep:]
+        if stream is None or stream.rate != rate:
+            stream = Stream(rate)
+        stream.add(samples)
+        if stream.running is None and stream.fresh >= UPDATE_SECONDS * rate:
+            stream.fresh = 0
+            stream.running = self.pool.submit(self.analyse, stream.audio, rate)
+        if stream.running is None or not stream.running.done():
+            return *UNCHANGED, stream
+        outputs, stream.running = stream.running.result(), None
+        return *outputs, stream
+
+    def analyse(self, audio: np.ndarray, rate: int) -> tuple:
+        """Status line, gender and age labels and the scrolling view for the last seconds of audio."""
+        started = time.perf_counter()
+        wave = resample(audio, rate, self.rate)
         clf = self.demo.clf
         try:
-            clf.load(buffer[-int(SPEECH_CHECK_SECONDS * self.rate):], self.rate)  # raises in a pause
+            clf.load(wave[-int(SPEECH_CHECK_SECONDS * self.rate) :], self.rate)  # raises in a pause
         except AudioError:
-            return NO_SPEECH, None, None, gr.skip(), buffer
-        pred = clf.classify_waveforms([buffer])[0]
+            return NO_SPEECH, None, None, gr.skip()
+        pred = clf.classify_waveforms([wave])[0]
         labels = label_values(pred)
-        view = figures.maps_figure(pred, clf.config, caption=f"Last {len(buffer) / self.rate:.1f} s (0 = now)",
-                                   start=-len(buffer) / self.rate, time_label="Time (s)")  # fmt: skip
+        seconds = len(wave) / self.rate
+        view = figures.maps_figure(pred, clf.config, caption=f"Last {seconds:.1f} s (0 = now)", start=-seconds,
+                                   time_label="Time (s)")  # fmt: skip
         ms = 1000 * (time.perf_counter() - started)
         status = summary_sentence(pred, self.demo.facts.placeholder) + f" <small>({ms:.0f} ms)</small>"
-        return status, labels["gender"], labels["age"], view, buffer
+        return status, labels["gender"], labels["age"], view
 
     def reset(self):
         return WAITING, None, None, None, None
@@ -85,8 +122,10 @@ def build_tab(demo) -> None:
         gender = gr.Label(label="Gender", num_top_classes=2, visible="gender" in tasks, elem_id="live-gender")
         age = gr.Label(label="Age group", num_top_classes=3, visible="age" in tasks, elem_id="live-age")
     view = gr.HTML(elem_id="live-view", js_on_load=None, padding=False)
-    buffer = gr.State(None)
-    outputs = [status, gender, age, view, buffer]
-    mic.stream(live.step, [mic, buffer], outputs, stream_every=STREAM_EVERY, time_limit=MAX_STREAM_SECONDS,
-               concurrency_limit=None, api_visibility="private", trigger_mode="always_last")  # fmt: skip
+    stream = gr.State(None)
+    outputs = [status, gender, age, view, stream]
+    # A stream holds its worker for its whole length, hence no concurrency limit (the analyses share `live.pool`);
+    # no progress timer, which would blink on every chunk.
+    mic.stream(live.step, [mic, stream], outputs, time_limit=MAX_STREAM_SECONDS, concurrency_limit=None,
+               show_progress="hidden", api_visibility="private")  # fmt: skip
     mic.start_recording(live.reset, None, outputs, queue=False, api_visibility="private")

@@ -2,6 +2,7 @@
 
 import os
 import time
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -91,20 +92,45 @@ def chunks(samples: np.ndarray, rate: int, seconds: float):
         yield rate, (samples[i : i + step] * 32767).astype(np.int16)
 
 
+class InlinePool:
+    """Runs each analysis at once, so its result comes back from the step that started it."""
+
+    def submit(self, fn, *args):
+        future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
 def test_live_mode_follows_speech_and_says_no_speech_in_pauses(demo):
-    stream = live.Live(demo)
+    stream = live.Live(demo, pool=InlinePool())
     rate = 48000
     speech = voice(3.0, rate, name="fr_female")
     pause = np.zeros(int(1.5 * rate), np.float32)
-    buffer, seen, views = None, [], []
-    for chunk in chunks(np.concatenate([pause[: rate // 2], speech, pause]), rate, live.STREAM_EVERY):
-        status, gender, age, view, buffer = stream.step(chunk, buffer)
+    state, seen, views = None, [], []
+    for chunk in chunks(np.concatenate([pause[: rate // 2], speech, pause]), rate, live.UPDATE_SECONDS):
+        status, gender, age, view, state = stream.step(chunk, state)
         seen.append((status, gender))
         views += [view] if gender else []
-        assert len(buffer) <= live.VIEW_SECONDS * demo.clf.config.sample_rate
+        assert len(state.audio) <= live.VIEW_SECONDS * rate
     assert seen[0][0] == live.NO_SPEECH and seen[0][1] is None  # silence first
     spoken = [gender for status, gender in seen[1:7] if gender]
     assert len(spoken) >= 4 and all(set(g) == {"female", "male"} for g in spoken)
     assert all("(0 = now)" in v and ">0</span>" in v and "Time att." in v for v in views)  # a scrolling view
     assert seen[-1][0] == live.NO_SPEECH and seen[-1][1] is None  # and the pause after it
     assert stream.reset()[0] == live.WAITING
+
+
+def test_live_steps_keep_every_chunk_and_analyse_in_the_background(demo):
+    """The browser's 0.1 s chunks: each step only stores its chunk; an analysis starts every 0.5 s of audio."""
+    stream = live.Live(demo)
+    rate = 48000
+    state, updates, audio = None, [], 0
+    for chunk in chunks(voice(3.0, rate, name="fr_female"), rate, 0.1):
+        status, gender, *_, state = stream.step(chunk, state)
+        audio += len(chunk[1])
+        assert len(state.audio) == min(audio, live.VIEW_SECONDS * rate)  # every chunk kept
+        if gender != live.UNCHANGED[1]:
+            updates.append(gender)
+        if state.running:
+            state.running.result()  # let the analysis finish: its result comes with the next chunk
+    assert len(updates) == 5 and all(set(g) == {"female", "male"} for g in updates[1:])
