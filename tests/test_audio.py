@@ -184,6 +184,24 @@ def test_voice_check_can_be_skipped_for_known_speech():
     assert len(load_audio(x, 16000, require_speech=False)) > 1.5 * 16000
 
 
+def test_voice_check_model_is_reused_by_other_threads(monkeypatch):
+    """A loaded VAD model serves the next call from any thread (a server's first request in a new worker)."""
+    import threading
+
+    import silero_vad
+
+    from agegender.vad import speech_seconds
+
+    samples = voice(1.0)
+    assert speech_seconds(samples, 16000) > 0.5  # a model is loaded and idle now
+    monkeypatch.setattr(silero_vad, "load_silero_vad", lambda: pytest.fail("a second model was loaded"))
+    found = []
+    thread = threading.Thread(target=lambda: found.append(speech_seconds(samples, 16000)))
+    thread.start()
+    thread.join()
+    assert found and found[0] > 0.5
+
+
 def test_silence():
     with pytest.raises(NoSpeechError, match="silent"):
         load_audio(np.zeros(16000 * 2, dtype=np.float32), 16000)
