@@ -149,8 +149,7 @@ def main(argv=None) -> None:
         demo = Demo.load(args.model, max_seconds=args.max_seconds, keep=EXAMPLES)  # shared by all requests
     except Exception as exc:  # a wrong id or folder: say which, without a trace
         parser.exit(1, f"app.py: cannot load the model {args.model or os.environ.get('AGEGENDER_MODEL') or 'checkpoints/'}: {exc}\n")
-    if EXAMPLES:
-        demo.warm_up(EXAMPLES[0])  # the first click is no slower than the next ones
+    demo.warm_up(EXAMPLES[0] if EXAMPLES else None)  # the first click is no slower than the next ones
     page = build(demo)
     shutdown_on_sigterm()  # a normal stop deletes gradio's temp files (uploads included)
     logging.getLogger("app").info("ready in %.1f s (model loaded and warmed up)", time.perf_counter() - started)

@@ -93,8 +93,19 @@ class Demo:
             tasks |= {"gender", "age"}
         return [t for t in TASKS if t in tasks]
 
-    def warm_up(self, clip: Path) -> None:
-        """Analyse one clip at start, so the first visitor does not pay for lazy imports and allocations."""
+    def warm_up(self, clip: Path | None) -> None:
+        """Pay at start for what would slow the first request down: lazy imports and first allocations.
+
+        Gradio asks matplotlib for its backend around every call; with none chosen, matplotlib imports
+        pyplot on the first one (0.6 s, in the server's event loop). The page draws no matplotlib figure,
+        so "agg" is chosen here. `clip` goes through Classify's path: the checks, the forward pass with
+        Grad-CAM and the four figures (the live view uses the same model and spectrogram figure).
+        """
+        import matplotlib
+
+        matplotlib.use("agg")
+        if clip is None:
+            return
         try:
             self.analyse_waveform(self.clf.load(str(clip)))
         except Exception:  # a slower first click is no reason not to start
