@@ -151,7 +151,7 @@ def main(argv=None) -> None:
         parser.exit(1, f"app.py: cannot load the model {args.model or os.environ.get('AGEGENDER_MODEL') or 'checkpoints/'}: {exc}\n")
     demo.warm_up(EXAMPLES[0] if EXAMPLES else None)  # the first click is no slower than the next ones
     page = build(demo)
-    shutdown_on_sigterm()  # a normal stop deletes gradio's temp files (uploads included)
+    shutdown_on_sigterm(page)  # a normal stop deletes gradio's temp files (uploads included)
     logging.getLogger("app").info("ready in %.1f s (model loaded and warmed up)", time.perf_counter() - started)
     page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, share=False,
                 css=CSS, footer_links=["api"])  # fmt: skip

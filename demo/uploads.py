@@ -4,10 +4,12 @@ Gradio keeps every upload in its temp folder (`GRADIO_TEMP_DIR`). `Uploads.disca
 there once its audio has been decoded and `grace` seconds have passed both since then and since the file
 was last written: gradio stores identical uploads at one path, so another request for the same content
 may have uploaded it again and still be waiting to read it. Copies of the page's own example clips
-(recognised by content) are never deleted. What is left (a trimmed recording, a stream chunk) goes with gradio's `delete_cache`
-sweep and, because SIGTERM is turned into a normal shutdown, with gradio's clean-up on exit.
+(recognised by content) are never deleted. What is left (a trimmed recording, a stream chunk the live
+step never saw) goes with gradio's `delete_cache` sweep, and on SIGTERM with every file gradio stored
+for the page (`shutdown_on_sigterm`).
 """
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -102,10 +104,27 @@ class Uploads:
             log.debug("could not delete %s: %s", path, exc)
 
 
-def shutdown_on_sigterm() -> None:
-    """Make SIGTERM stop the server like Ctrl-C, so gradio deletes its temp files on the way out."""
+def shutdown_on_sigterm(page) -> None:
+    """On SIGTERM, stop `page` (a launched `gr.Blocks`) and delete every file gradio stored for it.
+
+    Gradio deletes its files itself once its server has finished, but the server first waits for open
+    connections (an event stream can take 10 s to notice) and `close` waits only 5 s for it: the files
+    (uploads and stream chunks included) are deleted here as gradio would, with the folders left empty.
+    """
+    from gradio.route_utils import delete_files_created_by_app
+
+    def folders() -> set[Path]:
+        return {Path(name).parent for files in page.temp_file_sets for name in files} - {upload_folder()}
 
     def stop(signum, frame):
-        raise KeyboardInterrupt
+        if not page.is_running:  # not serving yet: stop like Ctrl-C
+            raise KeyboardInterrupt
+        before = folders()  # the server may finish and delete its files itself while it closes
+        page.close()
+        left = before | folders()
+        delete_files_created_by_app(page, age=None)
+        for folder in left:
+            with contextlib.suppress(OSError):  # not empty: another app's file or an upload still arriving
+                folder.rmdir()
 
     signal.signal(signal.SIGTERM, stop)

@@ -78,8 +78,8 @@ def test_uploads_are_deleted_once_analysed(server_temp, client, long_clip, audio
     assert "five_seconds.wav" not in names and "short_speech.wav" not in names
 
 
-def test_sigterm_deletes_every_upload(tmp_path):
-    """A normal stop (SIGTERM) deletes uploads that were never analysed, too."""
+def test_sigterm_deletes_every_upload(tmp_path, audio_files):
+    """A normal stop (SIGTERM) deletes every upload, analysed or not, even with requests still in flight."""
     import signal
 
     import httpx
@@ -94,7 +94,13 @@ def test_sigterm_deletes_every_upload(tmp_path):
             answer = httpx.post(url + "gradio_api/upload", files={"files": (clip.name, f, "audio/wav")}, timeout=30)
         (uploaded,) = answer.json()
         assert Path(uploaded).is_file()
+        client = Client(url, verbose=False)
+        for _ in range(4):
+            client.submit(handle_file(str(audio_files["five_seconds"])), api_name="/predict")
+        while not list(temp.rglob("five_seconds.wav")):  # on the server: the requests are queued or running
+            time.sleep(0.01)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=180) is not None
     assert not Path(uploaded).exists()
-    assert not [p for p in temp.rglob("*") if p.is_file() and p.suffix == ".wav" and "left_behind" in p.name]
+    assert not [p for p in temp.rglob("*") if p.is_file()]
+    assert not [p for p in temp.iterdir() if p.is_dir() and any(p.iterdir())]  # nor folders of uploads
