@@ -219,3 +219,16 @@ def test_ungated_paper_variant_has_no_attention_maps(audio_files):
     assert a.overlay is None and a.timeline is not None
     assert "no explicit attention" in a.maps and "Grad-CAM" in a.gradcam  # Grad-CAM needs no gates
     assert d.classify(str(audio_files["five_seconds"]))[6] is None
+
+
+def test_warm_up_spares_the_first_request_the_pyplot_import():
+    """Gradio asks matplotlib for its backend around every call: after warm_up that must not import pyplot."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys, matplotlib; from demo.analysis import Demo; Demo.warm_up(object.__new__(Demo), None); "
+              "matplotlib.get_backend(); print('matplotlib.pyplot' in sys.modules)")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
