@@ -126,7 +126,7 @@ def test_live_steps_keep_every_chunk_and_analyse_in_the_background(demo):
     rate = 48000
     state, updates, audio = None, [], 0
     for chunk in chunks(voice(3.0, rate, name="fr_female"), rate, 0.1):
-        status, gender, *_, state = stream.step(chunk, state)
+        _, gender, *_, state = stream.step(chunk, state)
         audio += len(chunk[1])
         assert len(state.audio) == min(audio, live.VIEW_SECONDS * rate)  # every chunk kept
         if gender != live.UNCHANGED[1]:
