@@ -23,7 +23,7 @@ from .evaluate import predict_items
 
 
 def choose_gender_bias(model: AgeGenderClassifier, cache: Corpora, items: list[dict], max_gap: float = 0.03,
-                       grid=np.arange(-3.0, 3.01, 0.1), child_group: str = "teens") -> tuple[dict, dict]:  # fmt: skip
+                       grid=np.arange(-6.0, 6.01, 0.1), child_group: str = "teens") -> tuple[dict, dict]:  # fmt: skip
     """The female log-odds biases, chosen on `items` (validation): one for adult voices and one extra for
     voices placed in `child_group`. Among the pairs that bring female and male recall within `max_gap`
     on every corpus, the one with the best mean gender UAR; if none does, the one with the smallest
@@ -55,7 +55,7 @@ def choose_gender_bias(model: AgeGenderClassifier, cache: Corpora, items: list[d
             if best is None or key > best[0]:
                 best = (key, candidate, rec)
     _, chosen, rec = best
-    return chosen, {c: [round(float(f), 4), round(float(m), 4)] for c, (f, m) in rec.items()}
+    return chosen, {str(c): [round(float(f), 4), round(float(m), 4)] for c, (f, m) in rec.items()}
 
 
 def calibrate(model_dir: str | Path, cache: Corpora, device: str = "cpu") -> dict:
