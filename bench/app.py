@@ -164,7 +164,7 @@ def bench_load(url: str, pid: int, temp: Path, clip: Path, clients: int, total: 
     from gradio_client import Client
 
     pool_clients = [Client(url, verbose=False) for _ in range(4)]
-    rss, disk, failures, done = [rss_mb(pid)], [folder_mb(temp, cache)], 0, 0
+    rss, disk, errors, done = [rss_mb(pid)], [folder_mb(temp, cache)], [], 0
     print(f"  {total} requests (4 clients, /predict and /classify alternating):")
     print(f"    {'requests':>8s} {'server RSS MB':>14s} {'temp+cache MB':>14s}")
     print(f"    {0:8d} {rss[0]:14.1f} {disk[0]:14.2f}")
@@ -172,13 +172,13 @@ def bench_load(url: str, pid: int, temp: Path, clip: Path, clients: int, total: 
         while done < total:
             batch = min(100, total - done)
             jobs = [(pool_clients[i % 4], "/predict" if i % 2 else "/classify") for i in range(batch)]
-            failures += sum(e is not None for _, e in pool.map(lambda j: call(url, clip, j[1], j[0]), jobs))
+            errors += [e for _, e in pool.map(lambda j: call(url, clip, j[1], j[0]), jobs) if e is not None]
             done += batch
             rss.append(rss_mb(pid))
             disk.append(folder_mb(temp, cache))
             if done % 200 == 0:
                 print(f"    {done:8d} {rss[-1]:14.1f} {disk[-1]:14.2f}")
-    print(f"    failures: {failures}; RSS after the first 100 requests {rss[1]:.1f} MB, at the end {rss[-1]:.1f} MB "
+    print(f"    failures: {len(errors)}{' ' + str(sorted(set(errors))) if errors else ''}; RSS after the first 100 requests {rss[1]:.1f} MB, at the end {rss[-1]:.1f} MB "
           f"({rss[-1] - rss[1]:+.1f} MB); temp+cache grew {disk[-1] - disk[0]:+.2f} MB")  # fmt: skip
 
 
