@@ -154,7 +154,10 @@ def main(argv=None) -> None:
     shutdown_on_sigterm(page)  # a normal stop deletes gradio's temp files (uploads included)
     logging.getLogger("app").info("ready in %.1f s (model loaded and warmed up)", time.perf_counter() - started)
     page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, share=False,
-                css=CSS, footer_links=["api"])  # fmt: skip
+                css=CSS, footer_links=["api"], prevent_thread_lock=True)  # fmt: skip
+    demo.warm_up_server(page.local_url, EXAMPLES[0] if EXAMPLES else None)  # and once through gradio
+    logging.getLogger("app").info("serving, warmed up, %.1f s after start", time.perf_counter() - started)
+    page.block_thread()
 
 
 if __name__ == "__main__":

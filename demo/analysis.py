@@ -111,6 +111,19 @@ class Demo:
         except Exception:  # a slower first click is no reason not to start
             log.exception("warm-up on %s failed", clip)
 
+    @staticmethod
+    def warm_up_server(url: str, clip: Path | None) -> None:
+        """One request through the running server (upload, queue, analysis, result), so the first visitor
+        does not pay for gradio's first request."""
+        if clip is None:
+            return
+        try:
+            from gradio_client import Client, handle_file
+
+            Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/predict")
+        except Exception:  # as above: never a reason not to serve
+            log.exception("warm-up request to %s failed", url)
+
     # -- the analysis ------------------------------------------------------------------------------------
 
     def load_audio(self, audio) -> np.ndarray:

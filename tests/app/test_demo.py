@@ -232,3 +232,11 @@ def test_warm_up_spares_the_first_request_the_pyplot_import():
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_warm_up_request_failing_is_logged_not_raised(caplog, long_clip):
+    """The start-up request through the server never stops the app from serving."""
+    from demo.analysis import Demo
+
+    Demo.warm_up_server("http://127.0.0.1:9/", long_clip)  # nothing listens there
+    assert "warm-up request to http://127.0.0.1:9/ failed" in caplog.text
