@@ -70,6 +70,10 @@ def _audio_source(audio) -> tuple[object, int | None]:
     return audio, None
 
 
+def _gradcam_html(pred: Prediction, config, cam, target: tuple[str, str]) -> str:
+    return figures.gradcam_figure(pred, config, cam, f"{target[1]} ({TASK_TITLES[target[0]].lower()})")
+
+
 class Demo:
     """The loaded model and the callbacks of the page."""
 
@@ -143,7 +147,6 @@ class Demo:
         pred, cam, target = classify_and_explain(self.clf, wave, target or default_target)
         done = time.perf_counter()
         config = self.clf.config
-        label = f"{target[1]} ({TASK_TITLES[target[0]].lower()})"
         analysis = Analysis(
             prediction=pred,
             target=target,
@@ -152,7 +155,7 @@ class Demo:
             age_years=age_years_text(pred),
             maps=figures.maps_figure(pred, config),
             overlay=figures.overlay_figure(pred, config),
-            gradcam=figures.gradcam_figure(pred, config, cam, label),
+            gradcam=_gradcam_html(pred, config, cam, target),
             timeline=figures.timeline_figure(pred),
         )
         analysis.timings = {"predict": done - start, "draw": time.perf_counter() - done}
@@ -222,7 +225,12 @@ class Demo:
         if not choice or not clip:
             return None
         task, label = choice.split("/", 1)
-        return self._guarded(self.analyse_waveform, clip["wave"], (task, label)).gradcam
+        return self._guarded(self._gradcam, clip["wave"], (task, label))
+
+    def _gradcam(self, wave: np.ndarray, target: tuple[str, str]) -> str:
+        """Only the Grad-CAM figure, for the picker (the other figures do not change with the label)."""
+        pred, cam, target = classify_and_explain(self.clf, wave, target)
+        return _gradcam_html(pred, self.clf.config, cam, target)
 
     def predict(self, audio) -> dict:
         """API callback: `Prediction.to_dict()` plus the summary, per-window labels and the model's source."""

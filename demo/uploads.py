@@ -63,7 +63,7 @@ class Uploads:
         path = Path(path).resolve()
         if upload_folder() not in path.parents or not path.is_file():
             return False
-        if self.keep and (path.stat().st_size, _digest(path)) in self.keep:
+        if self._is_kept(path):
             return False  # the page's own example clip: other visitors use the same copy
         with self.lock:
             self.due[path] = time.monotonic() + self.grace
@@ -73,6 +73,11 @@ class Uploads:
         if self.grace <= 0:
             self.sweep()
         return True
+
+    def _is_kept(self, path: Path) -> bool:
+        """A copy of a kept file: hashed only when its size matches one (most uploads are not)."""
+        size = path.stat().st_size
+        return any(size == s for s, _ in self.keep) and (size, _digest(path)) in self.keep
 
     def sweep(self, now: float | None = None) -> None:
         """Delete every file whose time has come; one uploaded again since gets `grace` more seconds."""
