@@ -145,6 +145,7 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per HTTP call of the warm-up request
     try:
         demo = Demo.load(args.model, max_seconds=args.max_seconds, keep=EXAMPLES)  # shared by all requests
     except Exception as exc:  # a wrong id or folder: say which, without a trace
