@@ -166,13 +166,16 @@ def model_card(model_dir: str | Path | None = None, repo_id: str = "USER/agegend
             L += [f"![{what}]({png})", ""]
 
     if args:
-        L += ["## Training", "", "The exact command that trained this model:", "", "```",
-              args.get("command") or "(not recorded)", *(r["command"] for r in args.get("resumed", [])), "```", ""]  # fmt: skip
+        first = args.get("init_commands", [])
+        L += ["## Training", "", "The exact commands that trained this model, in order (each one goes on from the "
+              "weights the one before saved):" if first else "The exact command that trained this model:", "",
+              "```", *first, args.get("command") or "(not recorded)", *(r["command"] for r in args.get("resumed", [])),
+              "```", ""]  # fmt: skip
         log = d / "log.csv"
         if log.is_file():
             rows = list(csv.DictReader(open(log)))
             minutes = sum(float(r["seconds"]) for r in rows) / 60
-            L += [f"{len(rows)} epochs in {minutes:.0f} min on `{args.get('device')}`"
+            L += [f"{len(rows)} epochs" + (" in the last step" if first else "") + f" in {minutes:.0f} min on `{args.get('device')}`"
                   + (f"; kept epoch {val['epoch']} (best validation macro-F1)." if val.get("epoch") else "."), ""]  # fmt: skip
 
     L += ["## Intended use and limits", "",

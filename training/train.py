@@ -11,6 +11,10 @@ validation clips is chosen and written into the saved config. `out/state.pt` hol
 the last epoch's weights, optimiser and RNG state for `--resume`; `out/log.csv` and `out/curves.png`
 the learning curves.
 
+`--init MODEL` starts from a trained model's weights (a directory, or a Hub id) instead of random ones,
+with a fresh optimiser and schedule: to fine-tune the bundled model on new data, or to give a finished run
+another cosine cycle. The architecture is the starting model's; its commands are recorded with this one.
+
 Started by `torchrun --nproc_per_node N -m training.train ...` it trains with DistributedDataParallel:
 each process takes every N-th batch of the epoch, the epoch's metrics are summed over processes, and
 process 0 alone validates, saves, logs and calibrates.
@@ -25,6 +29,7 @@ import random
 import shlex
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,12 +81,24 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="training seed (the split's seed is the cache's)")
     ap.add_argument("--split-seed", type=int, default=None, help="seed of the speaker split when preparing a corpus")
     ap.add_argument("--resume", action="store_true", help="continue from out/state.pt")
+    ap.add_argument("--init", default=None, help="start from this model's weights (directory or Hub id); "
+                    "its architecture replaces --width/--variant")  # fmt: skip
     return ap.parse_args(argv)
 
 
 def argv_is_cli() -> bool:
     """True when this process was started as `python -m training.train` (so sys.argv is the command line)."""
     return Path(sys.argv[0]).parts[-2:] == ("training", "train.py")
+
+
+def commands_that_made(model: str) -> list[str]:
+    """The training commands recorded with a model directory, oldest first (those of its own --init too)."""
+    path = Path(model) / "train_args.json"
+    if not path.is_file():
+        return [f"# the weights of {model} (no training record)"]
+    made = json.loads(path.read_text())
+    return [*made.get("init_commands", []), made.get("command", "(not recorded)"),
+            *(r["command"] for r in made.get("resumed", []))]  # fmt: skip
 
 
 def seed_everything(seed: int):
@@ -218,8 +235,17 @@ def train(args, argv: list[str] | None = None) -> dict:
 
     config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout,
                          age_years=not args.no_age_years)  # fmt: skip
+    start = None
+    if args.init:
+        start = AgeGenderClassifier.from_pretrained(args.init)
+        if start.config.labels != labels or start.config.age_years != config.age_years:
+            raise SystemExit(f"--init {args.init}: its tasks, labels or age head differ from this run's")
+        config = replace(start.config, dropout=args.dropout, gender_bias=0.0, gender_bias_by_age={})  # recalibrated
+        args.width, args.variant = config.width, config.variant  # so that the record says what was trained
     check_cache(cache, config)
     model = AgeGenderClassifier(config).to(device)
+    if start is not None:
+        model.net.load_state_dict(start.net.state_dict())
     params = sum(p.numel() for p in model.net.parameters())
     opt = torch.optim.AdamW(model.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     spe = steps_per_epoch(args.epoch_size or len(train_items), args.batch_size, world)
@@ -240,6 +266,8 @@ def train(args, argv: list[str] | None = None) -> dict:
     command = shlex.join(["python", "-m", "training.train", *argv])
     record = {**vars(args), "command": command, "params": params, "split_sizes": sizes,
               "corpora": {c: describe(c) for c in cache.corpora}}  # fmt: skip
+    if start is not None:
+        record["init_commands"] = commands_that_made(args.init)
     if args.resume and (out / "train_args.json").is_file():  # keep the run's own command; list each resume
         first = json.loads((out / "train_args.json").read_text())
         record = {**first, "resumed": [*first.get("resumed", []), {"after_epoch": start_epoch - 1, "command": command}]}

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from training import evaluate, prepare, train
+from agegender.classifier import AgeGenderClassifier
+from training import evaluate, prepare, push, train
 from training.data import Corpora, band_limit
 from training.train import age_loss
 
@@ -83,3 +84,29 @@ def test_band_limit_removes_high_frequencies_from_the_chosen_clips():
     y = band_limit(x, 16000, p=1.0)
     assert y.abs().max() < 0.01  # 6 kHz is outside both telephone bands (40 dB down, float32 FFT)
     assert torch.equal(band_limit(x, 16000, p=0.0), x)
+
+
+def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--data", *two_caches, "--epochs", "1", "--batch-size", "16", "--device", "cpu"]
+    train.main([*common, "--out", str(first), "--width", "0.125", "--lr", "1e-3"])
+    # learning rate 0: the second run must save exactly the weights it started from (batch-norm statistics move)
+    train.main([*common, "--out", str(second), "--init", str(first), "--lr", "0"])
+    a, b = (AgeGenderClassifier.from_pretrained(d) for d in (first, second))
+    assert b.config.width == 0.125
+    for (name, x), y in zip(a.net.named_parameters(), b.net.parameters()):
+        assert torch.equal(x, y), name
+    record = json.loads((second / "train_args.json").read_text())
+    assert record["width"] == 0.125
+    first_command = json.loads((first / "train_args.json").read_text())["command"]
+    assert record["init_commands"] == [first_command] and "--width 0.125" in first_command
+    card = push.model_card(second, repo_id="someone/agegender-test")
+    assert card.index(first_command) < card.index(record["command"])
+
+
+def test_init_refuses_a_model_with_other_tasks(two_caches, tmp_path):
+    first = tmp_path / "first"
+    common = ["--data", *two_caches, "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--width", "0.125"]
+    train.main([*common, "--out", str(first), "--tasks", "gender"])
+    with pytest.raises(SystemExit, match="tasks, labels or age head differ"):
+        train.main([*common, "--out", str(tmp_path / "second"), "--init", str(first)])
