@@ -99,13 +99,11 @@ class Uploads:
             self.sweep()
 
     def _delete(self, path: Path) -> None:
-        """Delete `path` (and its folder when empty)."""
-        folder = upload_folder()
+        """Delete `path`. Its folder (named by the content's hash) stays: gradio creates it and then moves
+        a new upload of the same content into it, so removing it could fail that upload."""
         try:
             path.unlink()
-            if path.parent != folder and not any(path.parent.iterdir()):
-                path.parent.rmdir()
-        except OSError as exc:  # already gone, or a folder that is filling again
+        except OSError as exc:  # already gone
             log.debug("could not delete %s: %s", path, exc)
 
 
