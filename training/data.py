@@ -276,6 +276,19 @@ def spec_augment(spec: torch.Tensor, time_masks: int = 2, time_width: int = 25, 
     return torch.where(keep, spec, fill)
 
 
+def short_clips(spec: torch.Tensor, frame_seconds: float, p: float = 0.2,
+                seconds: tuple[float, float] = (0.25, 2.0)) -> torch.Tensor:  # fmt: skip
+    """With probability `p` per clip, keep only the first 0.25-2 s of (B, mels, frames) log-mel and repeat it
+    to fill the window: what `agegender.features.split_windows` does at inference to a clip that short."""
+    b, _, t = spec.shape
+    chosen = torch.rand(b, device=spec.device) < p
+    lo, hi = (max(1, round(s / frame_seconds)) for s in seconds)
+    frames = torch.randint(lo, min(hi, t) + 1, (b,), device=spec.device)
+    frames = torch.where(chosen, frames, torch.full_like(frames, t))
+    index = torch.arange(t, device=spec.device)[None, :] % frames[:, None]  # (B, frames): tiled positions
+    return torch.gather(spec, 2, index[:, None, :].expand_as(spec))
+
+
 def steps_per_epoch(n_items: int, batch_size: int, world: int = 1) -> int:
     """Optimiser steps per epoch on each of `world` processes."""
     return max(1, math.floor(n_items / batch_size) // world)

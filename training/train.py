@@ -43,7 +43,8 @@ from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
 
 from .corpora import describe
-from .data import Corpora, augment_waveforms, check_cache, loader, sampling_weights, spec_augment, steps_per_epoch
+from .data import (Corpora, augment_waveforms, check_cache, loader, sampling_weights, short_clips, spec_augment,
+                   steps_per_epoch)  # fmt: skip
 from .calibrate import calibrate
 from .evaluate import evaluate_items, split_sizes
 from .prepare import ensure_cache
@@ -69,6 +70,8 @@ def parse_args(argv=None):
     ap.add_argument("--balance", type=float, default=0.5, help="class sampling weight count**-balance (0 natural, 1 balanced)")
     ap.add_argument("--speaker-cap", type=int, default=10, help="clips per speaker beyond which its clips are down-weighted")
     ap.add_argument("--no-augment", action="store_true", help="no channel/noise/gain/SpecAugment augmentation")
+    ap.add_argument("--short-clips", type=float, default=0.0, metavar="P",
+                    help="share of crops cut to their first 0.25-2 s and repeated, as inference treats short clips")  # fmt: skip
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
     ap.add_argument("--epoch-size", type=int, default=None, help="crops per epoch (default: the training clips)")
@@ -151,7 +154,8 @@ def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
-               smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None):  # fmt: skip
+               smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None,
+               short: float = 0.0):  # fmt: skip
     """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network
     (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`)."""
     device = model.device
@@ -161,6 +165,8 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
         if augment:
             x = augment_waveforms(x, model.config.sample_rate)
         spec = model.features(x)
+        if short:
+            spec = short_clips(spec, model.config.frame_seconds, short)
         if augment:
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -291,7 +297,7 @@ def train(args, argv: list[str] | None = None) -> dict:
         for crops, y, ages in dl:
             wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
-                                         ages, args.age_weight, net)  # fmt: skip
+                                         ages, args.age_weight, net, args.short_clips)  # fmt: skip
             sched.step()
             with torch.no_grad():  # accumulated on the device: no synchronisation per step
                 for j, t in enumerate(tasks):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from training.data import sampling_weights, spec_augment
+from training.data import sampling_weights, short_clips, spec_augment
 from training.metrics import majority, scores
 
 
@@ -29,6 +29,19 @@ def test_spec_augment_masks_and_keeps_shape():
     x = torch.randn(4, 64, 256)
     y = spec_augment(x, time_masks=2, time_width=40, freq_masks=2, freq_width=10)
     assert y.shape == x.shape and (y != x).any()
+
+
+def test_short_clips_repeat_a_short_start_as_inference_does():
+    import torch
+
+    from agegender.features import split_windows
+
+    x = torch.randn(8, 64, 256)
+    assert torch.equal(short_clips(x, 0.01, p=0.0), x)
+    y = short_clips(x, 0.01, p=1.0)  # every clip cut to its first 0.25-2 s (25-200 frames of 10 ms)
+    for clip, out in zip(x, y):
+        cuts = [n for n in range(25, 201) if torch.equal(split_windows(clip[:, :n], 256, 128)[0][0], out)]
+        assert cuts, "not the start of the clip repeated, as split_windows repeats a short clip"
 
 
 def test_multitask_loss_skips_missing_labels():
