@@ -4,8 +4,8 @@
 
 Each clip is classified the way the library does it (`AgeGenderClassifier.classify_waveforms`: window
 outputs averaged over the whole clip, then one consistent answer). Prints and writes to
-`<model>/metrics.json` (or --out), pooled over all corpora and per corpus: accuracy, macro-F1, UAR,
-per-class precision/recall/F1, the confusion matrix and the majority-class baseline per task, and the age
+`<model>/metrics.json` (or --out), pooled over all corpora and per corpus: accuracy, macro-F1, UAR (with
+its 95% interval over speakers: the speakers are drawn again with replacement, 1,000 times), per-class precision/recall/F1, the confusion matrix and the majority-class baseline per task, and the age
 in years' mean absolute error beside a constant guess (the median training age); draws the confusion
 matrices to `confusion.png` and lists the validation and test speakers in `split_speakers.json`.
 """
@@ -22,7 +22,7 @@ import torch
 from agegender.classifier import AgeGenderClassifier, Prediction
 
 from .data import Corpora, target_matrix
-from .metrics import confusion_text, majority, scores
+from .metrics import confusion_text, majority, scores, uar_interval
 from .prepare import ensure_cache
 
 
@@ -85,8 +85,10 @@ def age_scores(items: list[dict], preds: list[Prediction], train_items: list[dic
     return out
 
 
-def task_scores(preds: list[Prediction], items: list[dict], train_items: list[dict], labels: dict) -> dict:
-    """Per task: accuracy, macro-F1, UAR, per class, confusion, NLL and the majority baseline."""
+def task_scores(preds: list[Prediction], items: list[dict], train_items: list[dict], labels: dict,
+                intervals: bool = False) -> dict:  # fmt: skip
+    """Per task: accuracy, macro-F1, UAR, per class, confusion, NLL and the majority baseline; with `intervals`,
+    the UAR's 95% speaker-bootstrap interval too (`uar_ci95`)."""
     y = target_matrix(items, labels)
     y_train = target_matrix(train_items, labels)
     tasks = {}
@@ -96,6 +98,9 @@ def task_scores(preds: list[Prediction], items: list[dict], train_items: list[di
         s = scores(y[ok, j], probs[ok].argmax(1), names)
         p_true = probs[ok, y[ok, j]] if ok.any() else np.array([1.0])
         s["nll"] = float(-np.log(np.clip(p_true, 1e-7, 1)).mean())
+        if intervals and ok.any():
+            speakers = [f"{it.get('corpus')}/{it['speaker']}" for it, keep in zip(items, ok) if keep]
+            s["uar_ci95"] = uar_interval(y[ok, j], probs[ok].argmax(1), speakers)
         tr = y_train[:, j][y_train[:, j] >= 0]
         if len(tr):
             s.update(majority(tr, y[ok, j], names))
@@ -103,8 +108,9 @@ def task_scores(preds: list[Prediction], items: list[dict], train_items: list[di
     return tasks
 
 
-def summarise(preds: list[Prediction], items: list[dict], train_items: list[dict], labels: dict) -> dict:
-    out = {"clips": len(items), "tasks": task_scores(preds, items, train_items, labels)}
+def summarise(preds: list[Prediction], items: list[dict], train_items: list[dict], labels: dict,
+              intervals: bool = False) -> dict:  # fmt: skip
+    out = {"clips": len(items), "tasks": task_scores(preds, items, train_items, labels, intervals)}
     ages = age_scores(items, preds, train_items)
     if ages:
         out["age_years"] = ages
@@ -112,18 +118,19 @@ def summarise(preds: list[Prediction], items: list[dict], train_items: list[dict
 
 
 def evaluate_items(model: AgeGenderClassifier, cache: Corpora, items: list[dict], train_items: list[dict],
-                   preds: list[Prediction] | None = None) -> dict:  # fmt: skip
-    """Metrics on `items`, pooled and per corpus, with baselines learnt from `train_items`."""
+                   preds: list[Prediction] | None = None, intervals: bool = False) -> dict:  # fmt: skip
+    """Metrics on `items`, pooled and per corpus, with baselines learnt from `train_items` (and, with
+    `intervals`, speaker-bootstrap intervals for the UARs)."""
     labels = model.config.labels
     preds = preds if preds is not None else predict_items(model, cache, items)
-    out = summarise(preds, items, train_items, labels)
+    out = summarise(preds, items, train_items, labels, intervals)
     corpora = sorted({it.get("corpus") for it in items} - {None})
     if len(corpora) > 1:
         out["corpora"] = {}
         for c in corpora:
             sel = [i for i, it in enumerate(items) if it.get("corpus") == c]
             train_c = [it for it in train_items if it.get("corpus") == c]
-            out["corpora"][c] = summarise([preds[i] for i in sel], [items[i] for i in sel], train_c, labels)
+            out["corpora"][c] = summarise([preds[i] for i in sel], [items[i] for i in sel], train_c, labels, intervals)
     return out
 
 
@@ -162,11 +169,12 @@ def by_length(model: AgeGenderClassifier, cache: Corpora, items: list[dict], see
 
 
 def _table(metrics: dict, title: str) -> list[str]:
-    lines = [title, f"{'task':<11}{'n':>6}{'acc':>8}{'macroF1':>9}{'UAR':>8}{'F rec':>7}{'M rec':>7}  | "
+    lines = [title, f"{'task':<11}{'n':>6}{'acc':>8}{'macroF1':>9}{'UAR':>8}{'(95%)':>14}{'F rec':>7}{'M rec':>7}  | "
              f"{'majority acc':>12}{'maj. F1':>9}"]  # fmt: skip
     for t, s in metrics["tasks"].items():
         rec = [s["per_class"].get(g, {}).get("recall", math.nan) if t == "gender" else math.nan for g in ("female", "male")]
-        lines.append(f"{t:<11}{s['n']:>6}{s['accuracy']:>8.3f}{s['macro_f1']:>9.3f}{s['uar']:>8.3f}{rec[0]:>7.3f}"
+        ci = "{:.3f}-{:.3f}".format(*s["uar_ci95"]) if "uar_ci95" in s else ""
+        lines.append(f"{t:<11}{s['n']:>6}{s['accuracy']:>8.3f}{s['macro_f1']:>9.3f}{s['uar']:>8.3f}{ci:>14}{rec[0]:>7.3f}"
                      f"{rec[1]:>7.3f}  | {s.get('majority_accuracy', math.nan):>12.3f}"
                      f"{s.get('majority_macro_f1', math.nan):>9.3f}")  # fmt: skip
     a = metrics.get("age_years")
@@ -246,7 +254,7 @@ def main(argv=None):
                "data": {c.corpus: c.meta.get("source") or str(c.root) for c in cache.caches},
                "split_seed": {c.corpus: c.meta.get("seed", 0) for c in cache.caches},
                "per": "clip (window outputs averaged over the clip, then one consistent answer)",
-               **evaluate_items(model, cache, items, cache.split("train")),
+               **evaluate_items(model, cache, items, cache.split("train"), intervals=True),
                "split_sizes": split_sizes(cache), "label_counts": label_counts(items, model.config.labels)}  # fmt: skip
     if args.by_length:
         metrics["by_length"] = by_length(model, cache, items)

@@ -41,6 +41,26 @@ def scores(y_true, y_pred, labels: list[str]) -> dict:
     }
 
 
+def uar_interval(y_true, y_pred, speakers, n: int = 1000, level: float = 0.95, seed: int = 0) -> list[float]:
+    """A `level` interval for the UAR by resampling speakers (all their clips together) with replacement:
+    how far the figure could move on another draw of speakers as many as these."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    _, speaker = np.unique(np.asarray(speakers), return_inverse=True)
+    clips = [np.flatnonzero(speaker == s) for s in range(speaker.max() + 1)] if len(speaker) else []
+    if not clips:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    k = max(int(y_true.max()), int(y_pred.max())) + 1
+    draws = []
+    for _ in range(n):
+        idx = np.concatenate([clips[s] for s in rng.integers(len(clips), size=len(clips))])
+        m = confusion(y_true[idx], y_pred[idx], k)
+        support = m.sum(1)
+        draws.append((np.diag(m)[support > 0] / support[support > 0]).mean())
+    tail = (1 - level) / 2 * 100
+    return [round(float(v), 4) for v in np.percentile(draws, [tail, 100 - tail])]
+
+
 def majority(y_train, y_true, labels: list[str]) -> dict:
     """The baseline that always answers the most frequent training class."""
     top = Counter(np.asarray(y_train).tolist()).most_common(1)[0][0]

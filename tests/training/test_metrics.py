@@ -58,3 +58,17 @@ def test_multitask_loss_skips_missing_labels():
     only_gender = torch.tensor([[0, -1], [1, -1]])
     loss = multitask_loss({k: v[:2] for k, v in logits.items()}, only_gender, ["gender", "age"], 0.0)
     assert torch.isclose(loss, F.cross_entropy(logits["gender"][:2], only_gender[:, 0]))
+
+
+def test_uar_interval_resamples_speakers():
+    from training.metrics import uar_interval
+
+    truth = np.array([0, 0, 1, 1] * 10)
+    speakers = np.repeat(np.arange(20), 2)  # 20 speakers of two clips each
+    assert uar_interval(truth, truth, speakers) == [1.0, 1.0]  # always right: no spread
+    wrong_half = truth.copy()
+    wrong_half[:20] = 1 - wrong_half[:20]  # the first 10 speakers always misheard
+    lo, hi = uar_interval(truth, wrong_half, speakers)
+    assert lo < 0.5 < hi and hi - lo > 0.2
+    lo1, hi1 = uar_interval(truth, wrong_half, np.arange(40))  # counted as 40 one-clip speakers: narrower
+    assert hi1 - lo1 < hi - lo
