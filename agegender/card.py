@@ -72,17 +72,22 @@ def weights_licence(corpora: dict[str, dict]) -> str:
 
 
 def metrics_table(corpora_metrics: dict[str, dict]) -> list[str]:
-    rows = ["| corpus | task | clips | accuracy | macro-F1 | UAR | female recall | male recall | majority macro-F1 |",
+    rows = ["| corpus | task | clips | accuracy | macro-F1 | UAR (95% over speakers) | female recall | male recall "
+            "| majority macro-F1 |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
 
     def f(v):
         return "" if v is None else f"{v:.3f}"
 
+    def uar(s):
+        ci = s.get("uar_ci95")
+        return f(s.get("uar")) + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
+
     for corpus, m in corpora_metrics.items():
         for task, s in m.get("tasks", {}).items():
             female, male = recalls(s) if task == "gender" else (None, None)
             rows.append(f"| {corpus} | {task} | {s.get('n', '')} | {f(s.get('accuracy'))} | {f(s.get('macro_f1'))} | "
-                        f"{f(s.get('uar'))} | {f(female)} | {f(male)} | {f(s.get('majority_macro_f1'))} |")  # fmt: skip
+                        f"{uar(s)} | {f(female)} | {f(male)} | {f(s.get('majority_macro_f1'))} |")  # fmt: skip
         a = m.get("age_years") or {}
         if a.get("mae") is not None:
             rows.append(f"| {corpus} | age in years | {a['n']} | MAE {a['mae']:.1f} years "
