@@ -72,8 +72,8 @@ def weights_licence(corpora: dict[str, dict]) -> str:
 
 
 def metrics_table(corpora_metrics: dict[str, dict]) -> list[str]:
-    rows = ["| corpus | task | clips | accuracy | macro-F1 | UAR (95% over speakers) | female recall | male recall "
-            "| majority macro-F1 |",
+    rows = [("| corpus | task | clips | accuracy | macro-F1 | UAR (95% over speakers) | female recall | male recall "
+             "| majority macro-F1 |"),
             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
 
     def f(v):

@@ -5,8 +5,9 @@
 Each clip is classified the way the library does it (`AgeGenderClassifier.classify_waveforms`: window
 outputs averaged over the whole clip, then one consistent answer). Prints and writes to
 `<model>/metrics.json` (or --out), pooled over all corpora and per corpus: accuracy, macro-F1, UAR (with
-its 95% interval over speakers: the speakers are drawn again with replacement, 1,000 times), per-class precision/recall/F1, the confusion matrix and the majority-class baseline per task, and the age
-in years' mean absolute error beside a constant guess (the median training age); draws the confusion
+its 95% interval over speakers: the speakers are drawn again with replacement, 1,000 times), per-class
+precision/recall/F1, the confusion matrix and the majority-class baseline per task, and the age in years'
+mean absolute error beside a constant guess (the median training age); draws the confusion
 matrices to `confusion.png` and lists the validation and test speakers in `split_speakers.json`.
 """
 
@@ -174,8 +175,8 @@ def _table(metrics: dict, title: str) -> list[str]:
     for t, s in metrics["tasks"].items():
         rec = [s["per_class"].get(g, {}).get("recall", math.nan) if t == "gender" else math.nan for g in ("female", "male")]
         ci = "{:.3f}-{:.3f}".format(*s["uar_ci95"]) if "uar_ci95" in s else ""
-        lines.append(f"{t:<11}{s['n']:>6}{s['accuracy']:>8.3f}{s['macro_f1']:>9.3f}{s['uar']:>8.3f}{ci:>14}{rec[0]:>7.3f}"
-                     f"{rec[1]:>7.3f}  | {s.get('majority_accuracy', math.nan):>12.3f}"
+        lines.append(f"{t:<11}{s['n']:>6}{s['accuracy']:>8.3f}{s['macro_f1']:>9.3f}{s['uar']:>8.3f}{ci:>14}"
+                     f"{rec[0]:>7.3f}{rec[1]:>7.3f}  | {s.get('majority_accuracy', math.nan):>12.3f}"
                      f"{s.get('majority_macro_f1', math.nan):>9.3f}")  # fmt: skip
     a = metrics.get("age_years")
     if a and a.get("n"):

@@ -45,10 +45,10 @@ def uar_interval(y_true, y_pred, speakers, n: int = 1000, level: float = 0.95, s
     """A `level` interval for the UAR by resampling speakers (all their clips together) with replacement:
     how far the figure could move on another draw of speakers as many as these."""
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    _, speaker = np.unique(np.asarray(speakers), return_inverse=True)
-    clips = [np.flatnonzero(speaker == s) for s in range(speaker.max() + 1)] if len(speaker) else []
-    if not clips:
+    if not len(y_true):
         return [float("nan"), float("nan")]
+    _, speaker = np.unique(np.asarray(speakers), return_inverse=True)
+    clips = [np.flatnonzero(speaker == s) for s in range(speaker.max() + 1)]
     rng = np.random.default_rng(seed)
     k = max(int(y_true.max()), int(y_pred.max())) + 1
     draws = []

@@ -71,7 +71,7 @@ def parse_args(argv=None):
     ap.add_argument("--speaker-cap", type=int, default=10, help="clips per speaker beyond which its clips are down-weighted")
     ap.add_argument("--no-augment", action="store_true", help="no channel/noise/gain/SpecAugment augmentation")
     ap.add_argument("--short-clips", type=float, default=0.0, metavar="P",
-                    help="share of crops cut to their first 0.25-2 s and repeated, as inference treats short clips")  # fmt: skip
+                    help="share of crops cut to their first 0.25-2 s and repeated, as predict repeats a short clip")
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
     ap.add_argument("--epoch-size", type=int, default=None, help="crops per epoch (default: the training clips)")
