@@ -96,12 +96,13 @@ def task_scores(preds: list[Prediction], items: list[dict], train_items: list[di
     for j, (task, names) in enumerate(labels.items()):
         ok = y[:, j] >= 0
         probs = np.array([[p.probabilities[task][n] for n in names] for p in preds]).reshape(len(preds), len(names))
-        s = scores(y[ok, j], probs[ok].argmax(1), names)
+        said = probs[ok].argmax(1)
+        s = scores(y[ok, j], said, names)
         p_true = probs[ok, y[ok, j]] if ok.any() else np.array([1.0])
         s["nll"] = float(-np.log(np.clip(p_true, 1e-7, 1)).mean())
         if intervals and ok.any():
             speakers = [f"{it.get('corpus')}/{it['speaker']}" for it, keep in zip(items, ok) if keep]
-            s["uar_ci95"] = uar_interval(y[ok, j], probs[ok].argmax(1), speakers)
+            s["uar_ci95"] = uar_interval(y[ok, j], said, speakers)
         tr = y_train[:, j][y_train[:, j] >= 0]
         if len(tr):
             s.update(majority(tr, y[ok, j], names))

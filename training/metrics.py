@@ -16,6 +16,13 @@ def confusion(y_true, y_pred, n: int) -> np.ndarray:
     return m
 
 
+def uar_of(m: np.ndarray) -> float:
+    """Unweighted average recall of a confusion matrix, over the classes present (0 when none is)."""
+    support = m.sum(1)
+    present = support > 0
+    return float((np.diag(m)[present] / support[present]).mean()) if present.any() else 0.0
+
+
 def scores(y_true, y_pred, labels: list[str]) -> dict:
     """Accuracy, macro-F1, UAR, per-class precision/recall/F1/support and the confusion matrix."""
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
@@ -30,7 +37,7 @@ def scores(y_true, y_pred, labels: list[str]) -> dict:
         "n": int(len(y_true)),
         "accuracy": float(tp.sum() / max(len(y_true), 1)),
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "uar": float(recall[present].mean()) if present.any() else 0.0,
+        "uar": uar_of(m),
         "per_class": {
             name: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": int(s)}
             for name, p, r, f, s in zip(labels, precision, recall, f1, support)
@@ -54,9 +61,7 @@ def uar_interval(y_true, y_pred, speakers, n: int = 1000, level: float = 0.95, s
     draws = []
     for _ in range(n):
         idx = np.concatenate([clips[s] for s in rng.integers(len(clips), size=len(clips))])
-        m = confusion(y_true[idx], y_pred[idx], k)
-        support = m.sum(1)
-        draws.append((np.diag(m)[support > 0] / support[support > 0]).mean())
+        draws.append(uar_of(confusion(y_true[idx], y_pred[idx], k)))
     tail = (1 - level) / 2 * 100
     return [round(float(v), 4) for v in np.percentile(draws, [tail, 100 - tail])]
 
