@@ -9,7 +9,8 @@ over tasks is saved with `save_pretrained(out)` (so `AgeGenderClassifier.from_pr
 At the end, the gender decision bias that balances female and male recall on every corpus's
 validation clips is chosen and written into the saved config. `out/state.pt` holds
 the last epoch's weights, optimiser and RNG state for `--resume`; `out/log.csv` and `out/curves.png`
-the learning curves.
+the learning curves. With `--ema DECAY` the epochs are judged (and the best saved) on an exponential moving
+average of the weights instead of the weights themselves.
 
 `--init MODEL` starts from a trained model's weights (a directory, or a Hub id) instead of random ones,
 with a fresh optimiser and schedule: to fine-tune the bundled model on new data, or to give a finished run
@@ -37,7 +38,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
@@ -74,6 +77,9 @@ def parse_args(argv=None):
                     help="share of crops cut to their first 0.25-2 s and repeated, as predict repeats a short clip")
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                    help="validate and save an exponential moving average of the weights (decay per step, "
+                    "e.g. 0.999); 0: the weights themselves")  # fmt: skip
     ap.add_argument("--epoch-size", type=int, default=None, help="crops per epoch (default: the training clips)")
     ap.add_argument("--patience", type=int, default=10, help="early stopping after this many epochs without a better score")
     ap.add_argument("--max-minutes", type=float, default=None, help="stop before an epoch that would overrun this")
@@ -180,6 +186,13 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
     return loss, output, y
 
 
+def with_weights(model: AgeGenderClassifier, net: nn.Module) -> AgeGenderClassifier:
+    """A copy of `model` carrying `net`'s weights (e.g. their moving average), ready to evaluate."""
+    copy = AgeGenderClassifier(model.config).to(model.device)
+    copy.net.load_state_dict(net.state_dict())
+    return copy.eval()
+
+
 def plot_curves(rows: list[dict], tasks: list[str], path: Path):
     import matplotlib
 
@@ -259,12 +272,15 @@ def train(args, argv: list[str] | None = None) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, spe, total, args.schedule))
     weights = sampling_weights(train_items, args.balance, args.speaker_cap)
 
+    ema = AveragedModel(model.net, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
     start_epoch, best, best_epoch, bad, rows = 1, -1.0, 0, 0, []
     if args.resume and (out / STATE).is_file():
         st = torch.load(out / STATE, map_location=device, weights_only=False)
         model.net.load_state_dict(st["net"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
+        if ema is not None:
+            ema.load_state_dict(st["ema"])
         start_epoch, best, best_epoch, bad, rows = st["epoch"] + 1, st["best"], st["best_epoch"], st["bad"], st["rows"]
         torch.set_rng_state(st["torch_rng"])
         say(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
@@ -299,6 +315,8 @@ def train(args, argv: list[str] | None = None) -> dict:
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
                                          ages, args.age_weight, net, args.short_clips)  # fmt: skip
             sched.step()
+            if ema is not None:
+                ema.update_parameters(model.net)
             with torch.no_grad():  # accumulated on the device: no synchronisation per step
                 for j, t in enumerate(tasks):
                     m = y[:, j] >= 0
@@ -316,7 +334,8 @@ def train(args, argv: list[str] | None = None) -> dict:
         stop = False
         if main_rank:
             model.eval()
-            val = evaluate_items(model, cache, val_items, train_items)
+            judged = model if ema is None else with_weights(model, ema.module)
+            val = evaluate_items(judged, cache, val_items, train_items)
             score = float(np.mean([val["tasks"][t]["macro_f1"] for t in tasks]))
             row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / max(n_clips, 1),
                    "val_nll": float(np.mean([val["tasks"][t]["nll"] for t in tasks])), "val_score": score}  # fmt: skip
@@ -332,12 +351,12 @@ def train(args, argv: list[str] | None = None) -> dict:
             improved = score > best
             if improved:
                 best, best_epoch, bad = score, epoch, 0
-                model.save_pretrained(out)
+                judged.save_pretrained(out)
                 (out / "val_metrics.json").write_text(json.dumps({"epoch": epoch, "split": "val", **val}, indent=1))
             else:
                 bad += 1
             torch.save({"net": model.net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "rows": rows,
+                        "ema": ema.state_dict() if ema is not None else None, "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "rows": rows,
                         "torch_rng": torch.get_rng_state(), "args": vars(args)}, out / STATE)  # fmt: skip
             with open(out / "log.csv", "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -110,3 +110,19 @@ def test_init_refuses_a_model_with_other_tasks(two_caches, tmp_path):
     train.main([*common, "--out", str(first), "--tasks", "gender"])
     with pytest.raises(SystemExit, match="tasks, labels or age head differ"):
         train.main([*common, "--out", str(tmp_path / "second"), "--init", str(first)])
+
+
+def test_ema_saves_the_moving_average_and_resumes_it(two_caches, tmp_path):
+    out = tmp_path / "model"
+    common = ["--data", *two_caches, "--out", str(out), "--batch-size", "16", "--device", "cpu", "--width", "0.125",
+              "--lr", "1e-2", "--ema", "0.9"]  # fmt: skip
+    train.main([*common, "--epochs", "1"])
+    state = torch.load(out / "state.pt", weights_only=False)
+    saved = AgeGenderClassifier.from_pretrained(out).net.state_dict()
+    averaged = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    assert saved.keys() == averaged.keys()
+    assert all(torch.equal(saved[k], averaged[k]) for k in saved)  # buffers (batch-norm statistics) too
+    assert not all(torch.equal(saved[k], state["net"][k]) for k in saved)  # not the last step's weights
+    steps = state["ema"]["n_averaged"].item()
+    train.main([*common, "--epochs", "2", "--resume"])
+    assert torch.load(out / "state.pt", weights_only=False)["ema"]["n_averaged"].item() == 2 * steps
