@@ -22,6 +22,7 @@ process 0 alone validates, saves, logs and calibrates.
 """
 
 import argparse
+import copy
 import csv
 import json
 import math
@@ -187,10 +188,11 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
 
 
 def with_weights(model: AgeGenderClassifier, net: nn.Module) -> AgeGenderClassifier:
-    """A copy of `model` carrying `net`'s weights (e.g. their moving average), ready to evaluate."""
-    copy = AgeGenderClassifier(model.config).to(model.device)
-    copy.net.load_state_dict(net.state_dict())
-    return copy.eval()
+    """A copy of `model` carrying `net`'s weights (e.g. their moving average), ready to evaluate.
+    Copied, not built, so that no random initialisation moves the training's random stream."""
+    judged = copy.deepcopy(model)
+    judged.net.load_state_dict(net.state_dict())
+    return judged.eval()
 
 
 def plot_curves(rows: list[dict], tasks: list[str], path: Path):

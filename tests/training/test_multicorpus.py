@@ -113,10 +113,9 @@ def test_init_refuses_a_model_with_other_tasks(two_caches, tmp_path):
 
 
 def test_ema_saves_the_moving_average_and_resumes_it(two_caches, tmp_path):
-    out = tmp_path / "model"
-    common = ["--data", *two_caches, "--out", str(out), "--batch-size", "16", "--device", "cpu", "--width", "0.125",
-              "--lr", "1e-2", "--ema", "0.9"]  # fmt: skip
-    train.main([*common, "--epochs", "1"])
+    out, plain = tmp_path / "model", tmp_path / "plain"
+    recipe = ["--data", *two_caches, "--batch-size", "16", "--device", "cpu", "--width", "0.125", "--lr", "1e-2"]
+    train.main([*recipe, "--out", str(out), "--ema", "0.9", "--epochs", "1"])
     state = torch.load(out / "state.pt", weights_only=False)
     saved = AgeGenderClassifier.from_pretrained(out).net.state_dict()
     averaged = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
@@ -124,5 +123,10 @@ def test_ema_saves_the_moving_average_and_resumes_it(two_caches, tmp_path):
     assert all(torch.equal(saved[k], averaged[k]) for k in saved)  # buffers (batch-norm statistics) too
     assert not all(torch.equal(saved[k], state["net"][k]) for k in saved)  # not the last step's weights
     steps = state["ema"]["n_averaged"].item()
-    train.main([*common, "--epochs", "2", "--resume"])
-    assert torch.load(out / "state.pt", weights_only=False)["ema"]["n_averaged"].item() == 2 * steps
+    train.main([*recipe, "--out", str(out), "--ema", "0.9", "--epochs", "2", "--resume"])
+    state = torch.load(out / "state.pt", weights_only=False)
+    assert state["ema"]["n_averaged"].item() == 2 * steps
+    for epochs in ("1", "2"):  # the same without the average: it only watches, the weights trained are the same
+        train.main([*recipe, "--out", str(plain), "--epochs", epochs, *(["--resume"] if epochs == "2" else [])])
+    trained = torch.load(plain / "state.pt", weights_only=False)["net"]
+    assert all(torch.equal(v, trained[k]) for k, v in state["net"].items())
