@@ -41,7 +41,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
@@ -187,6 +187,23 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
     return loss, output, y
 
 
+def ema_update(decay: float):
+    """The moving average's update, with a warm-up: update n uses the decay min(decay, (1 + n) / (10 + n)), so
+    that the first steps' weights and batch-norm statistics fade at once instead of over thousands of steps.
+    Counters (integer buffers) are copied. Computed on the device: it never waits for the GPU."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor):
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
+        d = torch.clamp((1 + n) / (10 + n), max=decay).to(averaged[0].dtype)
+        torch._foreach_mul_(averaged, d)
+        torch._foreach_add_(averaged, torch._foreach_mul(current, 1 - d))
+
+    return update
+
+
 def with_weights(model: AgeGenderClassifier, net: nn.Module) -> AgeGenderClassifier:
     """A copy of `model` carrying `net`'s weights (e.g. their moving average), ready to evaluate.
     Copied, not built, so that no random initialisation moves the training's random stream."""
@@ -274,7 +291,7 @@ def train(args, argv: list[str] | None = None) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, spe, total, args.schedule))
     weights = sampling_weights(train_items, args.balance, args.speaker_cap)
 
-    ema = AveragedModel(model.net, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
+    ema = AveragedModel(model.net, multi_avg_fn=ema_update(args.ema), use_buffers=True) if args.ema else None
     start_epoch, best, best_epoch, bad, rows = 1, -1.0, 0, 0, []
     if args.resume and (out / STATE).is_file():
         st = torch.load(out / STATE, map_location=device, weights_only=False)

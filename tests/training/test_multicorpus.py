@@ -10,7 +10,7 @@ import torch
 from agegender.classifier import AgeGenderClassifier
 from training import evaluate, prepare, push, train
 from training.data import Corpora, band_limit
-from training.train import age_loss
+from training.train import age_loss, ema_update
 
 
 def make_corpus(root, clip_maker, n, with_years):
@@ -130,3 +130,14 @@ def test_ema_saves_the_moving_average_and_resumes_it(two_caches, tmp_path):
         train.main([*recipe, "--out", str(plain), "--epochs", epochs, *(["--resume"] if epochs == "2" else [])])
     trained = torch.load(plain / "state.pt", weights_only=False)["net"]
     assert all(torch.equal(v, trained[k]) for k, v in state["net"].items())
+
+
+def test_ema_update_warms_up_then_decays():
+    update = ema_update(0.9)
+    averaged, counter = [torch.zeros(3)], [torch.tensor(3)]
+    update(averaged, [torch.ones(3)], torch.tensor(1))  # warm-up: decay (1 + 1) / (10 + 1), not 0.9
+    assert torch.allclose(averaged[0], torch.full((3,), 9 / 11))
+    update(averaged, [torch.zeros(3)], torch.tensor(1000))  # later the decay itself
+    assert torch.allclose(averaged[0], torch.full((3,), 0.9 * 9 / 11))
+    update(counter, [torch.tensor(7)], torch.tensor(5))  # counters are copied, not averaged
+    assert counter[0].item() == 7
