@@ -58,13 +58,13 @@ def open_page(browser, server, viewport):
 def expect_results(page, previous: str | None = None):
     """The summary, the labels and every figure for a multi-window clip are on the page."""
     page.wait_for_selector("#spectrogram figure img", timeout=RESULT_TIMEOUT_MS)
-    if previous is not None:
-        page.wait_for_function("(old) => document.querySelector('#summary').innerText !== old", arg=previous,
-                               timeout=RESULT_TIMEOUT_MS)  # fmt: skip
     for figure in ("#overlay", "#gradcam", "#timeline"):
         page.wait_for_selector(f"{figure} figure", timeout=10_000)
-    page.wait_for_function("() => !document.querySelector('#summary').innerText.includes('processing')",
-                           timeout=RESULT_TIMEOUT_MS)  # fmt: skip
+    # a new summary, with no progress line ("processing | 1.2s", or the bare timer "0.0s" over the old text)
+    page.wait_for_function("""(old) => {
+        const text = document.querySelector('#summary').innerText;
+        return text !== old && !text.includes('processing') && !/(^|\\n)\\s*[0-9.]+\\s*s\\s*(\\n|$)/.test(text);
+    }""", arg=previous, timeout=RESULT_TIMEOUT_MS)  # fmt: skip
     summary = page.inner_text("#summary")
     assert "confidence" in summary and "%" in summary
     assert page.inner_text("#gender").count("%") == 2
