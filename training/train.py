@@ -298,8 +298,10 @@ def train(args, argv: list[str] | None = None) -> dict:
         model.net.load_state_dict(st["net"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
-        if ema is not None:
+        if ema is not None and st.get("ema") is not None:
             ema.load_state_dict(st["ema"])
+        elif ema is not None:
+            say("the resumed run kept no moving average: it starts from the resumed weights")
         start_epoch, best, best_epoch, bad, rows = st["epoch"] + 1, st["best"], st["best_epoch"], st["bad"], st["rows"]
         torch.set_rng_state(st["torch_rng"])
         say(f"resumed from {out / STATE} after epoch {st['epoch']} (best {best:.4f} at epoch {best_epoch})")
@@ -375,8 +377,9 @@ def train(args, argv: list[str] | None = None) -> dict:
             else:
                 bad += 1
             torch.save({"net": model.net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "ema": ema.state_dict() if ema is not None else None, "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "rows": rows,
-                        "torch_rng": torch.get_rng_state(), "args": vars(args)}, out / STATE)  # fmt: skip
+                        "ema": ema.state_dict() if ema is not None else None, "epoch": epoch, "best": best,
+                        "best_epoch": best_epoch, "bad": bad, "rows": rows, "torch_rng": torch.get_rng_state(),
+                        "args": vars(args)}, out / STATE)  # fmt: skip
             with open(out / "log.csv", "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(rows[0]))
                 w.writeheader()

@@ -130,6 +130,8 @@ def test_ema_saves_the_moving_average_and_resumes_it(two_caches, tmp_path):
         train.main([*recipe, "--out", str(plain), "--epochs", epochs, *(["--resume"] if epochs == "2" else [])])
     trained = torch.load(plain / "state.pt", weights_only=False)["net"]
     assert all(torch.equal(v, trained[k]) for k, v in state["net"].items())
+    train.main([*recipe, "--out", str(plain), "--epochs", "3", "--resume", "--ema", "0.9"])  # no average kept
+    assert torch.load(plain / "state.pt", weights_only=False)["ema"]["n_averaged"].item() == steps
 
 
 def test_ema_update_warms_up_then_decays():
