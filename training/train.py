@@ -291,7 +291,9 @@ def train(args, argv: list[str] | None = None) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, spe, total, args.schedule))
     weights = sampling_weights(train_items, args.balance, args.speaker_cap)
 
-    ema = AveragedModel(model.net, multi_avg_fn=ema_update(args.ema), use_buffers=True) if args.ema else None
+    ema = None  # the average is kept where it is judged: on rank 0 alone
+    if args.ema and main_rank:
+        ema = AveragedModel(model.net, multi_avg_fn=ema_update(args.ema), use_buffers=True)
     start_epoch, best, best_epoch, bad, rows = 1, -1.0, 0, 0, []
     if args.resume and (out / STATE).is_file():
         st = torch.load(out / STATE, map_location=device, weights_only=False)
