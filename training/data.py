@@ -141,12 +141,13 @@ def stratum(item: dict) -> str:
 def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 10) -> np.ndarray:
     """Per-clip sampling weights.
 
-    A speaker with more than `speaker_cap` clips has its clips scaled down so that together they weigh
-    as much as `speaker_cap` clips; then classes (gender x age, a missing label being its own stratum) are
+    A speaker (a speaker id within one corpus cache) with more than `speaker_cap` clips has its clips
+    scaled down so that together they weigh as much as `speaker_cap` clips; then classes (gender x age, a missing label being its own stratum) are
     weighted by their capped clip count**-power (0 = natural frequencies, 1 = fully balanced).
     """
-    speakers = Counter(it["speaker"] for it in items)
-    mass = np.array([min(1.0, speaker_cap / speakers[it["speaker"]]) for it in items])
+    speaker = [(it.get("cache", 0), it["speaker"]) for it in items]
+    speakers = Counter(speaker)
+    mass = np.array([min(1.0, speaker_cap / speakers[s]) for s in speaker])
     strata = Counter()
     for it, m in zip(items, mass):
         strata[stratum(it)] += m

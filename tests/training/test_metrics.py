@@ -23,6 +23,14 @@ def test_sampling_weights_balance_and_speaker_cap():
     assert np.isclose(w[:100].sum(), 0.5)
 
 
+def test_sampling_weights_cap_speakers_of_each_corpus_apart():
+    one = [{"gender": "male", "age": "twenties", "speaker": "s1", "cache": 0}] * 10
+    two = [{"gender": "male", "age": "twenties", "speaker": "s1", "cache": 1}] * 10
+    other = [{"gender": "male", "age": "twenties", "speaker": "s2", "cache": 0}]
+    w = sampling_weights(one + two + other, power=0.0, speaker_cap=10)
+    assert np.allclose(w, 1 / 21)  # two speakers named s1, 10 clips each: neither reaches the cap
+
+
 def test_spec_augment_masks_and_keeps_shape():
     import torch
 
