@@ -142,8 +142,9 @@ def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 1
     """Per-clip sampling weights.
 
     A speaker (a speaker id within one corpus cache) with more than `speaker_cap` clips has its clips
-    scaled down so that together they weigh as much as `speaker_cap` clips; then classes (gender x age, a missing label being its own stratum) are
-    weighted by their capped clip count**-power (0 = natural frequencies, 1 = fully balanced).
+    scaled down so that together they weigh as much as `speaker_cap` clips; then classes (gender x age, a
+    missing label being its own stratum) are weighted by their capped clip count**-power (0 = natural
+    frequencies, 1 = fully balanced).
     """
     speaker = [(it.get("cache", 0), it["speaker"]) for it in items]
     speakers = Counter(speaker)
