@@ -85,6 +85,11 @@ class Corpora:
         return self.caches[item["cache"]].waveform(item)
 
 
+def speaker_of(item: dict) -> str:
+    """A speaker's identity across corpora: its id within its corpus (ids of two corpora may coincide)."""
+    return f"{item.get('corpus')}/{item['speaker']}"
+
+
 def targets(item: dict, labels: dict[str, list[str]]) -> list[int]:
     """Class index per task, -1 where the clip has no label for it."""
     out = []
@@ -141,14 +146,14 @@ def stratum(item: dict) -> str:
 def sampling_weights(items: list[dict], power: float = 0.5, speaker_cap: int = 10) -> np.ndarray:
     """Per-clip sampling weights.
 
-    A speaker (a speaker id within one corpus cache) with more than `speaker_cap` clips has its clips
+    A speaker (`speaker_of`: an id within one corpus) with more than `speaker_cap` clips has its clips
     scaled down so that together they weigh as much as `speaker_cap` clips; then classes (gender x age, a
     missing label being its own stratum) are weighted by their capped clip count**-power (0 = natural
     frequencies, 1 = fully balanced).
     """
-    speaker = [(it.get("cache", 0), it["speaker"]) for it in items]
-    speakers = Counter(speaker)
-    mass = np.array([min(1.0, speaker_cap / speakers[s]) for s in speaker])
+    speaker = [speaker_of(it) for it in items]
+    clips = Counter(speaker)
+    mass = np.array([min(1.0, speaker_cap / clips[s]) for s in speaker])
     strata = Counter()
     for it, m in zip(items, mass):
         strata[stratum(it)] += m

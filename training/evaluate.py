@@ -22,7 +22,7 @@ import torch
 
 from agegender.classifier import AgeGenderClassifier, Prediction
 
-from .data import Corpora, target_matrix
+from .data import Corpora, speaker_of, target_matrix
 from .metrics import confusion_text, majority, scores, uar_interval
 from .prepare import ensure_cache
 
@@ -48,7 +48,7 @@ def split_sizes(cache: Corpora) -> dict:
     out = {}
     for s in ("train", "val", "test"):
         items = cache.split(s)
-        out[s] = {"clips": len(items), "speakers": len({(it.get("corpus"), it["speaker"]) for it in items})}
+        out[s] = {"clips": len(items), "speakers": len({speaker_of(it) for it in items})}
         for corpus in sorted({it.get("corpus") for it in cache.items} - {None}):
             sub = [it for it in items if it.get("corpus") == corpus]
             out[s][corpus] = {"clips": len(sub), "speakers": len({it["speaker"] for it in sub})}
@@ -101,7 +101,7 @@ def task_scores(preds: list[Prediction], items: list[dict], train_items: list[di
         p_true = probs[ok, y[ok, j]] if ok.any() else np.array([1.0])
         s["nll"] = float(-np.log(np.clip(p_true, 1e-7, 1)).mean())
         if intervals and ok.any():
-            speakers = [f"{it.get('corpus')}/{it['speaker']}" for it, keep in zip(items, ok) if keep]
+            speakers = [speaker_of(it) for it, keep in zip(items, ok) if keep]
             s["uar_ci95"] = uar_interval(y[ok, j], said, speakers)
         tr = y_train[:, j][y_train[:, j] >= 0]
         if len(tr):

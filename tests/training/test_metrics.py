@@ -24,9 +24,9 @@ def test_sampling_weights_balance_and_speaker_cap():
 
 
 def test_sampling_weights_cap_speakers_of_each_corpus_apart():
-    one = [{"gender": "male", "age": "twenties", "speaker": "s1", "cache": 0}] * 10
-    two = [{"gender": "male", "age": "twenties", "speaker": "s1", "cache": 1}] * 10
-    other = [{"gender": "male", "age": "twenties", "speaker": "s2", "cache": 0}]
+    one = [{"gender": "male", "age": "twenties", "speaker": "s1", "corpus": "a"}] * 10
+    two = [{"gender": "male", "age": "twenties", "speaker": "s1", "corpus": "b"}] * 10
+    other = [{"gender": "male", "age": "twenties", "speaker": "s2", "corpus": "a"}]
     w = sampling_weights(one + two + other, power=0.0, speaker_cap=10)
     assert np.allclose(w, 1 / 21)  # two speakers named s1, 10 clips each: neither reaches the cap
 
