@@ -4,7 +4,7 @@
 
 Runs the real training step (`training.train.train_step`: int16 crops from a memory-mapped cache ->
 gain/noise -> log-mel -> SpecAugment -> MAM-CNN -> multi-task loss -> AdamW) on a synthetic cache, so it
-needs no corpus. On CPU; and, when CUDA is available, on the GPU in float32 and with bf16 autocast.
+needs no corpus. On CPU and, when CUDA is available, on the GPU, each in float32 and with bf16 autocast.
 """
 
 import argparse
@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
 from training.data import Cache, loader, sampling_weights
 from training.datasets import AGE_MAP
 from training.prepare import AUDIO, INDEX, META
-from training.train import train_step
+from training.train import build_model, train_step
 
 
 def synthetic_cache(root: Path, clips: int, seconds: float = 4.0, rate: int = 16000, seed: int = 0) -> Cache:
@@ -44,7 +43,7 @@ def synthetic_cache(root: Path, clips: int, seconds: float = 4.0, rate: int = 16
 
 def measure(cache: Cache, device: str, amp: bool, width: float, batch: int, steps: int, workers: int, warmup: int = 3):
     config = ModelConfig(width=width, age_years=True)
-    model = AgeGenderClassifier(config).to(device).train()
+    model = build_model(config, device).train()
     opt = torch.optim.AdamW(model.net.parameters(), lr=1e-3)
     items = cache.items
     weights = sampling_weights(items)
@@ -83,7 +82,8 @@ def main():
         cache = synthetic_cache(Path(tmp), args.clips)
         print(f"synthetic cache: {args.clips} clips; torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
         print(f"{'device':<34}{'width':>6}{'batch':>6}{'clips/s':>10}{'data wait':>11}")
-        runs = [("cpu", False, args.width, args.cpu_batch, args.cpu_steps, 0)]
+        runs = [("cpu fp32", False, args.width, args.cpu_batch, args.cpu_steps, 0),
+                ("cpu bf16", True, args.width, args.cpu_batch, args.cpu_steps, 0)]
         if torch.cuda.is_available():
             name = torch.cuda.get_device_name()
             runs += [(f"cuda fp32 ({name})", False, args.gpu_width, args.gpu_batch, args.gpu_steps, args.workers),

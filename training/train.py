@@ -86,7 +86,8 @@ def parse_args(argv=None):
     ap.add_argument("--max-minutes", type=float, default=None, help="stop before an epoch that would overrun this")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train (and val) clips")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction, help="bf16 autocast (default: on for CUDA)")
+    ap.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction,
+                    help="bf16 autocast (default: on for CUDA; on a CPU with bf16 instructions it is faster too)")
     ap.add_argument("--workers", type=int, default=None, help="loader processes (default 4 on CUDA, 0 on CPU)")
     ap.add_argument("--seed", type=int, default=0, help="training seed (the split's seed is the cache's)")
     ap.add_argument("--split-seed", type=int, default=None, help="seed of the speaker split when preparing a corpus")
@@ -205,6 +206,14 @@ def ema_update(decay: float):
     return update
 
 
+def build_model(config: ModelConfig, device: torch.device | str) -> AgeGenderClassifier:
+    """A fresh model on `device`, its convolution weights channels-last: the layout in which oneDNN (CPU, above
+    all in bf16) and cuDNN run these convolutions fastest. Saving stores the weights contiguous again."""
+    model = AgeGenderClassifier(config).to(device)
+    model.net.to(memory_format=torch.channels_last)
+    return model
+
+
 def with_weights(model: AgeGenderClassifier, net: nn.Module) -> AgeGenderClassifier:
     """A copy of `model` carrying `net`'s weights (e.g. their moving average), ready to evaluate.
     Copied, not built, so that no random initialisation moves the training's random stream."""
@@ -282,7 +291,7 @@ def train(args, argv: list[str] | None = None) -> dict:
         config = replace(start.config, dropout=args.dropout, gender_bias=0.0, gender_bias_by_age={})  # recalibrated
         args.width, args.variant = config.width, config.variant  # so that the record says what was trained
     check_cache(cache, config)
-    model = AgeGenderClassifier(config).to(device)
+    model = build_model(config, device)
     if start is not None:
         model.net.load_state_dict(start.net.state_dict())
     params = sum(p.numel() for p in model.net.parameters())

@@ -67,6 +67,18 @@ def test_train_and_evaluate_on_two_corpora(two_caches, tmp_path):
     assert set(metrics["by_length"]) <= set(evaluate.LENGTH_BUCKETS)
 
 
+def test_amp_on_cpu_trains_channels_last_and_saves_weights_that_load_exactly(two_caches, tmp_path, capsys):
+    out = tmp_path / "amp"
+    train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
+                "--device", "cpu", "--amp"])  # fmt: skip
+    assert "amp True" in capsys.readouterr().out
+    trained = torch.load(out / "state.pt", weights_only=False)["net"]  # the only epoch is also the one saved
+    assert trained["flb1.4.weight"].is_contiguous(memory_format=torch.channels_last)
+    assert not trained["flb1.4.weight"].is_contiguous()
+    saved = AgeGenderClassifier.from_pretrained(out).net.state_dict()
+    assert saved.keys() == trained.keys() and all(torch.equal(saved[k], trained[k]) for k in saved)
+
+
 def test_age_loss_uses_years_or_the_group_interval():
     age = torch.tensor([[30.0, 0.0], [35.0, 0.0], [50.0, 0.0], [30.0, 0.0]])
     nan = float("nan")
