@@ -136,9 +136,9 @@ def main(argv=None) -> None:
                         help="Hub id or local directory (default: $AGEGENDER_MODEL, else the bundled checkpoints/)")  # fmt: skip
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (0.0.0.0 to serve the network)")  # fmt: skip
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="longest clip accepted")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("AGEGENDER_THREADS", 1)),
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("AGEGENDER_THREADS", "1")),
                         help="CPU threads per request (default 1: concurrent requests use the other cores; "
                              "several threads per request on a busy CPU are many times slower)")  # fmt: skip
     args = parser.parse_args(argv)

@@ -70,9 +70,9 @@ def decode(path: str | os.PathLike, max_seconds: float = MAX_SECONDS) -> tuple[n
     """
     path = Path(path)
     if not path.is_file():
-        raise UnreadableAudioError(f"no such file")
+        raise UnreadableAudioError("no such file")
     if path.stat().st_size == 0:
-        raise UnreadableAudioError(f"the file is empty")
+        raise UnreadableAudioError("the file is empty")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):

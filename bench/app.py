@@ -200,7 +200,7 @@ def main() -> None:
         temp.parent.mkdir()
         proc, url, cold = start_app(temp, tmp / "app.log")
         try:
-            print(f"over HTTP (python app.py, one torch thread per request), ms: median (fastest)")
+            print("over HTTP (python app.py, one torch thread per request), ms: median (fastest)")
             print(f"  cold start: launch to warmed up and answering  {cold:.1f} s")
             if args.http:
                 bench_http(url, clip, args.runs)

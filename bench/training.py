@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agegender.config import ModelConfig, default_labels
+from agegender.config import ModelConfig
 from training.data import Cache, loader, sampling_weights
 from training.datasets import AGE_MAP
 from training.prepare import AUDIO, INDEX, META

@@ -43,7 +43,7 @@ def upload_folder() -> Path:
     return Path(get_upload_folder()).resolve()
 
 
-GRACE_SECONDS = float(os.environ.get("AGEGENDER_UPLOAD_GRACE", 30))
+GRACE_SECONDS = float(os.environ.get("AGEGENDER_UPLOAD_GRACE", "30"))
 
 
 class Uploads:
