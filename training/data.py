@@ -6,6 +6,7 @@ conversion, gain, noise, the log-mel front end and SpecAugment run batched on th
 
 import json
 import math
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -249,11 +250,74 @@ def mu_law(x: torch.Tensor, p: float = 0.15, channels: int = 256) -> torch.Tenso
     return torch.where(chosen, coded, x)
 
 
+def to_a_share(x: torch.Tensor, p: float, change) -> torch.Tensor:
+    """`change` applied to a random share `p` of the clips (rows) of x, the others unchanged."""
+    chosen = torch.rand(x.shape[0], device=x.device) < p
+    if not chosen.any():
+        return x
+    x = x.clone()
+    x[chosen] = change(x[chosen])
+    return x
+
+
+def reverberate(x: torch.Tensor, sample_rate: int, rt60: tuple[float, float] = (0.2, 0.8),
+                drr_db: tuple[float, float] = (-3.0, 12.0)) -> torch.Tensor:  # fmt: skip
+    """A room: convolution with a synthetic impulse response, the direct sound plus exponentially decaying
+    noise that reaches -60 dB after RT60 seconds, at a random direct-to-reverberant ratio. Level kept."""
+    b, n = x.shape
+    length = int(rt60[1] * sample_rate)
+    t = torch.arange(length, device=x.device)[None, :] / sample_rate
+    decay = torch.empty(b, 1, device=x.device).uniform_(*rt60)
+    tail = torch.randn(b, length, device=x.device) * torch.exp(-6.91 * t / decay)
+    tail[:, 0] = 0
+    drr = torch.empty(b, 1, device=x.device).uniform_(*drr_db)
+    tail = tail * torch.sqrt(10 ** (-drr / 10) / tail.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-8))
+    tail[:, 0] = 1.0
+    size = n + length
+    wet = torch.fft.irfft(torch.fft.rfft(x, n=size) * torch.fft.rfft(tail, n=size), n=size)[:, :n]
+    return wet * torch.sqrt(x.pow(2).mean(dim=1, keepdim=True) / wet.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-10))
+
+
+def colour(x: torch.Tensor, sample_rate: int, db: float = 3.0) -> torch.Tensor:
+    """A microphone's colouring: a smooth random gain curve over log-frequency (three cosines of random
+    phase, at most one cycle per 2.5 octaves, about `db` dB standard deviation)."""
+    b, n = x.shape
+    freqs = torch.fft.rfftfreq(n, 1 / sample_rate).to(x.device)
+    octaves = torch.log2(freqs.clamp_min(50.0) / 50.0)[None, :]  # 0 at 50 Hz, 7.3 at 8 kHz
+    curve = torch.zeros(b, freqs.numel(), device=x.device)
+    for _ in range(3):
+        rate = torch.rand(b, 1, device=x.device) * 2 * math.pi / 2.5
+        phase = torch.rand(b, 1, device=x.device) * 2 * math.pi
+        curve += torch.randn(b, 1, device=x.device) * db / math.sqrt(1.5) * torch.cos(rate * octaves + phase)
+    return torch.fft.irfft(torch.fft.rfft(x) * 10 ** (curve / 20), n=n)
+
+
+class InARoom:
+    """A cache (`Corpora`) whose every clip is heard in a synthetic room through a random microphone,
+    the same for a clip on every read (seeded by its path): a fixed channel shift to evaluate on."""
+
+    def __init__(self, cache: "Corpora"):
+        self.cache = cache
+
+    def __getattr__(self, name):
+        return getattr(self.cache, name)
+
+    def waveform(self, item: dict) -> np.ndarray:
+        x = torch.from_numpy(self.cache.waveform(item))[None]
+        with torch.random.fork_rng():
+            torch.manual_seed(zlib.crc32(item["path"].encode()))
+            return colour(reverberate(x, self.cache.sample_rate), self.cache.sample_rate)[0].numpy()
+
+
 def augment_waveforms(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, gain_db: float = 6.0,
-                      snr_db: tuple[float, float] = (10.0, 40.0)) -> torch.Tensor:  # fmt: skip
-    """The channel, varied per clip: telephone band, mu-law coding, white or low-pass (brown-ish) noise at a
-    random SNR, and gain (±gain_db). Pitch and formants are untouched."""
+                      snr_db: tuple[float, float] = (10.0, 40.0), room: float = 0.0) -> torch.Tensor:  # fmt: skip
+    """The channel, varied per clip: with probability `room` each, a room's reverberation and a microphone's
+    colouring; then telephone band, mu-law coding, white or low-pass (brown-ish) noise at a random SNR, and
+    gain (±gain_db). Pitch and formants are untouched."""
     b = x.shape[0]
+    if room:
+        x = to_a_share(x, room, lambda c: reverberate(c, sample_rate))
+        x = to_a_share(x, room, lambda c: colour(c, sample_rate))
     x = mu_law(band_limit(x, sample_rate))
     power = x.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-8)
     snr = snr_db[0] + torch.rand(b, 1, device=x.device) * (snr_db[1] - snr_db[0])

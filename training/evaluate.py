@@ -9,6 +9,8 @@ its 95% interval over speakers: the speakers are drawn again with replacement, 1
 precision/recall/F1, the confusion matrix and the majority-class baseline per task, and the age in years'
 mean absolute error beside a constant guess (the median training age); draws the confusion
 matrices to `confusion.png` and lists the validation and test speakers in `split_speakers.json`.
+`--room` hears every clip in a synthetic room through a random microphone (fixed per clip): how much a
+channel unlike the corpora's own costs.
 """
 
 import argparse
@@ -22,7 +24,7 @@ import torch
 
 from agegender.classifier import AgeGenderClassifier, Prediction
 
-from .data import Corpora, speaker_of, target_matrix
+from .data import Corpora, InARoom, speaker_of, target_matrix
 from .metrics import confusion_text, majority, scores, uar_interval
 from .prepare import ensure_cache
 
@@ -245,10 +247,14 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="directory for metrics.json and confusion.png (default: --model)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--by-length", action="store_true", help="also score random short stretches (0.25-2.5 s)")
+    ap.add_argument("--room", action="store_true", help="hear every clip in a synthetic room through a random "
+                    "microphone (training's --room, the same for a clip on every run): robustness to the channel")  # fmt: skip
     args = ap.parse_args(argv)
 
     cache = Corpora(args.data if len(args.data) > 1 else [ensure_cache(args.data[0], args.cache)])
     model = AgeGenderClassifier.from_pretrained(args.model).to(args.device)
+    if args.room:
+        cache = InARoom(cache)
     items = cache.split(args.split)
     if not items:
         raise SystemExit(f"the {args.split} split of {', '.join(args.data)} is empty")
@@ -256,6 +262,7 @@ def main(argv=None):
                "data": {c.corpus: c.meta.get("source") or str(c.root) for c in cache.caches},
                "split_seed": {c.corpus: c.meta.get("seed", 0) for c in cache.caches},
                "per": "clip (window outputs averaged over the clip, then one consistent answer)",
+               "channel": "synthetic room and microphone (--room)" if args.room else "as recorded",
                **evaluate_items(model, cache, items, cache.split("train"), intervals=True),
                "split_sizes": split_sizes(cache), "label_counts": label_counts(items, model.config.labels)}  # fmt: skip
     if args.by_length:

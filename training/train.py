@@ -76,6 +76,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-augment", action="store_true", help="no channel/noise/gain/SpecAugment augmentation")
     ap.add_argument("--short-clips", type=float, default=0.0, metavar="P",
                     help="share of crops cut to their first 0.25-2 s and repeated, as predict repeats a short clip")
+    ap.add_argument("--room", type=float, default=0.0, metavar="P",
+                    help="share of crops reverberated by a synthetic room, and (independently) coloured by a random "
+                    "microphone response")  # fmt: skip
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
@@ -164,7 +167,7 @@ def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
                smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None,
-               short: float = 0.0):  # fmt: skip
+               short: float = 0.0, room: float = 0.0):  # fmt: skip
     """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network
     (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`)."""
     device = model.device
@@ -172,7 +175,7 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
     y = y.to(device, non_blocking=True)
     with torch.no_grad():
         if augment:
-            x = augment_waveforms(x, model.config.sample_rate)
+            x = augment_waveforms(x, model.config.sample_rate, room=room)
         spec = model.features(x)
         if short:
             spec = short_clips(spec, model.config.frame_seconds, short)
@@ -346,7 +349,7 @@ def train(args, argv: list[str] | None = None) -> dict:
         for crops, y, ages in dl:
             wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
-                                         ages, args.age_weight, net, args.short_clips)  # fmt: skip
+                                         ages, args.age_weight, net, args.short_clips, args.room)  # fmt: skip
             sched.step()
             if ema is not None:
                 ema.update_parameters(model.net)

@@ -8,8 +8,15 @@ import pytest
 import torch
 
 from agegender.classifier import AgeGenderClassifier
-from training import evaluate, prepare, push, train
-from training.data import Corpora, band_limit
+from training import data, evaluate, prepare, push, train
+from training.data import (
+    Corpora,
+    InARoom,
+    augment_waveforms,
+    band_limit,
+    colour,
+    reverberate,
+)
 from training.train import age_loss, ema_update
 
 
@@ -55,9 +62,10 @@ def test_corpora_tag_items_and_keep_each_split(two_caches):
 def test_train_and_evaluate_on_two_corpora(two_caches, tmp_path):
     out = tmp_path / "model"
     train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
-                "--device", "cpu", "--lr", "1e-3"])  # fmt: skip
+                "--device", "cpu", "--lr", "1e-3", "--room", "0.5"])  # fmt: skip
     config = json.loads((out / "config.json").read_text())
     assert config["age_years"] is True and "gender_bias_by_age" in config
+    assert json.loads((out / "train_args.json").read_text())["room"] == 0.5
     assert (out / "gender_bias.json").is_file()
     evaluate.main(["--model", str(out), "--data", *two_caches, "--split", "train", "--by-length"])
     metrics = json.loads((out / "metrics.json").read_text())
@@ -65,6 +73,27 @@ def test_train_and_evaluate_on_two_corpora(two_caches, tmp_path):
     assert "mae" in metrics["corpora"]["years"]["age_years"] and "mae" not in metrics["corpora"]["groups"]["age_years"]
     assert "median_guess_mae" in metrics["age_years"]
     assert set(metrics["by_length"]) <= set(evaluate.LENGTH_BUCKETS)
+    assert metrics["channel"] == "as recorded"
+    evaluate.main(["--model", str(out), "--data", *two_caches, "--split", "train", "--room", "--out", str(tmp_path / "room")])
+    assert json.loads((tmp_path / "room" / "metrics.json").read_text())["channel"].startswith("synthetic room")
+
+
+def test_in_a_room_changes_every_clip_the_same_way_on_every_read(two_caches):
+    dry = Corpora(two_caches)
+    room = InARoom(dry)
+    items = room.split("val")
+    assert items == dry.split("val") and room.corpora == dry.corpora
+    a, b = items[0], items[1]
+    heard = room.waveform(a)
+    assert heard.dtype == np.float32 and heard.shape == dry.waveform(a).shape
+    assert not np.allclose(heard, dry.waveform(a), atol=1e-3)
+    assert np.array_equal(room.waveform(a), heard)
+    assert not np.allclose(room.waveform(b)[:1000], dry.waveform(b)[:1000], atol=1e-3)
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    room.waveform(a)
+    assert torch.equal(torch.rand(1), expected)  # training's random stream is left alone
 
 
 def test_amp_on_cpu_trains_channels_last_and_saves_weights_that_load_exactly(two_caches, tmp_path, capsys):
@@ -96,6 +125,44 @@ def test_band_limit_removes_high_frequencies_from_the_chosen_clips():
     y = band_limit(x, 16000, p=1.0)
     assert y.abs().max() < 0.01  # 6 kHz is outside both telephone bands (40 dB down, float32 FFT)
     assert torch.equal(band_limit(x, 16000, p=0.0), x)
+
+
+def test_reverberation_smears_a_click_over_the_room_and_keeps_the_level():
+    torch.manual_seed(0)
+    x = torch.zeros(8, 16000)
+    x[:, 1000] = 1.0
+    y = reverberate(x, 16000, rt60=(0.5, 0.5), drr_db=(0.0, 0.0))
+    assert torch.allclose(y.pow(2).mean(dim=1), x.pow(2).mean(dim=1), rtol=1e-4)
+    assert y[:, :1000].abs().max() < 1e-4  # causal: nothing before the click
+    tail = y[:, 1001:1000 + 8000].pow(2).sum(dim=1) / y[:, 1000].pow(2)
+    assert torch.allclose(tail, torch.ones(8), rtol=0.05)  # direct-to-reverberant ratio 0 dB
+    late = y[:, 1000 + 4000 : 1000 + 8000].pow(2).sum(dim=1) / y[:, 1001 : 1000 + 4000].pow(2).sum(dim=1)
+    assert (late < 1e-2).all()  # 0.25-0.5 s after the click: more than 20 dB below the first 0.25 s
+
+
+def test_colour_is_a_smooth_gain_curve_of_a_few_db():
+    torch.manual_seed(0)
+    n = 16000
+    x = torch.randn(64, n)
+    gain_db = 20 * torch.log10(torch.fft.rfft(colour(x, 16000)).abs() / torch.fft.rfft(x).abs())
+    assert 1.0 < gain_db.std().item() < 6.0
+    step = gain_db[:, 500:].diff(dim=1).abs()  # from 500 Hz on, bins 1 Hz (<0.003 octave) apart: no jumps
+    assert step.max() < 0.1
+
+
+def test_room_augmentation_is_off_by_default_and_changes_a_share_of_the_clips(monkeypatch):
+    x = torch.randn(200, 8000)
+    torch.manual_seed(0)
+    plain = augment_waveforms(x, 16000)
+    torch.manual_seed(0)
+    assert torch.equal(augment_waveforms(x, 16000, room=0.0), plain)
+    shares = []
+    real = data.to_a_share
+    monkeypatch.setattr(data, "to_a_share", lambda x, p, change: shares.append(p) or real(x, p, change))
+    assert torch.isfinite(augment_waveforms(x, 16000, room=0.3)).all()
+    assert shares == [0.3, 0.3]  # reverberation, then colouring
+    changed = (real(x, 0.3, lambda c: c + 1) != x).any(dim=1).float().mean().item()
+    assert 0.2 < changed < 0.4
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
