@@ -186,8 +186,9 @@ def model_card(model_dir: str | Path | None = None, repo_id: str = "USER/agegend
     L += ["## Intended use and limits", "",
           "For demonstrations and teaching: showing what a speech model can and cannot infer about a voice. "
           "**Not for decisions about people** (access, hiring, age verification, profiling, surveillance).", "",
-          "- Accuracy varies with language, accent, microphone and noise; read the per-corpus figures above, and "
-          "expect lower figures on other recordings.",
+          "- Accuracy varies with language, accent, microphone, room echo and noise; read the per-corpus figures "
+          "above, and expect lower figures on other recordings. Speak close to the microphone: echo costs the age "
+          "estimate most.",
           "- Gender here is a binary self-reported label predicted from the voice; it is not anyone's gender "
           "identity. Age groups are self-reported decades; voices age differently.",
           "- Predictions come with probabilities; treat a low top probability, or less than a second of speech, "
