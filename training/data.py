@@ -309,6 +309,17 @@ class InARoom:
             return colour(reverberate(x, self.cache.sample_rate), self.cache.sample_rate)[0].numpy()
 
 
+def mix_pairs(x: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup of whole crops: each crop is mixed with a partner from the batch, brought to its loudness,
+    the crop itself weighing `lam` >= 0.5 (the larger of a Beta(alpha, alpha) draw and its complement).
+    Returns the mixtures, each crop's partner (indices) and `lam`; the loss mixes the labels alike."""
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    lam = max(lam, 1.0 - lam)
+    partner = torch.randperm(x.shape[0], device=x.device)
+    rms = x.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-4)
+    return lam * x + (1 - lam) * x[partner] * (rms / rms[partner]), partner, lam
+
+
 def augment_waveforms(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, gain_db: float = 6.0,
                       snr_db: tuple[float, float] = (10.0, 40.0), room: float = 0.0) -> torch.Tensor:  # fmt: skip
     """The channel, varied per clip: with probability `room` each, a room's reverberation and a microphone's

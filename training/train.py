@@ -47,8 +47,8 @@ from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig, default_labels
 
 from .corpora import describe
-from .data import (Corpora, augment_waveforms, check_cache, loader, sampling_weights, short_clips, spec_augment,
-                   steps_per_epoch)  # fmt: skip
+from .data import (Corpora, augment_waveforms, check_cache, loader, mix_pairs, sampling_weights, short_clips,
+                   spec_augment, steps_per_epoch)  # fmt: skip
 from .calibrate import calibrate
 from .evaluate import evaluate_items, split_sizes
 from .prepare import ensure_cache
@@ -79,6 +79,8 @@ def parse_args(argv=None):
     ap.add_argument("--room", type=float, default=0.0, metavar="P",
                     help="share of crops reverberated by a synthetic room, and (independently) coloured by a random "
                     "microphone response")  # fmt: skip
+    ap.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                    help="mix the crops in pairs, and their losses, weights from Beta(ALPHA, ALPHA); 0: off")
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
@@ -167,13 +169,18 @@ def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
                smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None,
-               short: float = 0.0, room: float = 0.0):  # fmt: skip
+               short: float = 0.0, room: float = 0.0, mixup: float = 0.0):  # fmt: skip
     """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network
-    (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`)."""
+    (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`). With `mixup` (a Beta
+    parameter) the crops are mixed in pairs and so are their losses."""
     device = model.device
     x = crops.to(device, non_blocking=True).float().div_(32767)
     y = y.to(device, non_blocking=True)
+    ages = ages.to(device, non_blocking=True) if ages is not None else None
     with torch.no_grad():
+        partner, lam = None, 1.0
+        if mixup:
+            x, partner, lam = mix_pairs(x, mixup)
         if augment:
             x = augment_waveforms(x, model.config.sample_rate, room=room)
         spec = model.features(x)
@@ -183,9 +190,16 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         output = (model if net is None else net)(spec)
-    loss = multitask_loss(output.logits, y, tasks, smoothing)
-    if output.age_years is not None and ages is not None:
-        loss = loss + age_weight * age_loss(output.age_years, ages.to(device, non_blocking=True))
+
+    def loss_for(y, ages):
+        loss = multitask_loss(output.logits, y, tasks, smoothing)
+        if output.age_years is not None and ages is not None:
+            loss = loss + age_weight * age_loss(output.age_years, ages)
+        return loss
+
+    loss = loss_for(y, ages)
+    if partner is not None:
+        loss = lam * loss + (1 - lam) * loss_for(y[partner], ages[partner] if ages is not None else None)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -349,7 +363,8 @@ def train(args, argv: list[str] | None = None) -> dict:
         for crops, y, ages in dl:
             wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
-                                         ages, args.age_weight, net, args.short_clips, args.room)  # fmt: skip
+                                         ages, args.age_weight, net, args.short_clips, args.room,
+                                         args.mixup)  # fmt: skip
             sched.step()
             if ema is not None:
                 ema.update_parameters(model.net)

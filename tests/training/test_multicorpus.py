@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from agegender.classifier import AgeGenderClassifier
+from agegender.config import ModelConfig
+from agegender.features import window_samples
 from training import data, evaluate, prepare, push, train
 from training.data import (
     Corpora,
@@ -15,9 +17,10 @@ from training.data import (
     augment_waveforms,
     band_limit,
     colour,
+    mix_pairs,
     reverberate,
 )
-from training.train import age_loss, ema_update
+from training.train import age_loss, build_model, ema_update, train_step
 
 
 def make_corpus(root, clip_maker, n, with_years):
@@ -62,10 +65,11 @@ def test_corpora_tag_items_and_keep_each_split(two_caches):
 def test_train_and_evaluate_on_two_corpora(two_caches, tmp_path):
     out = tmp_path / "model"
     train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
-                "--device", "cpu", "--lr", "1e-3", "--room", "0.5"])  # fmt: skip
+                "--device", "cpu", "--lr", "1e-3", "--room", "0.5", "--mixup", "0.4"])  # fmt: skip
     config = json.loads((out / "config.json").read_text())
     assert config["age_years"] is True and "gender_bias_by_age" in config
-    assert json.loads((out / "train_args.json").read_text())["room"] == 0.5
+    args = json.loads((out / "train_args.json").read_text())
+    assert args["room"] == 0.5 and args["mixup"] == 0.4
     assert (out / "gender_bias.json").is_file()
     evaluate.main(["--model", str(out), "--data", *two_caches, "--split", "train", "--by-length"])
     metrics = json.loads((out / "metrics.json").read_text())
@@ -163,6 +167,38 @@ def test_room_augmentation_is_off_by_default_and_changes_a_share_of_the_clips(mo
     assert shares == [0.3, 0.3]  # reverberation, then colouring
     changed = (real(x, 0.3, lambda c: c + 1) != x).any(dim=1).float().mean().item()
     assert 0.2 < changed < 0.4
+
+
+def test_mix_pairs_mixes_each_crop_with_a_partner_brought_to_its_loudness():
+    torch.manual_seed(0)
+    t = torch.arange(8000) / 16000
+    x = torch.stack([torch.sin(2 * np.pi * f * t) * a for f, a in ((200, 0.5), (300, 0.05), (450, 0.2), (700, 0.01))])
+    for _ in range(20):
+        mixed, partner, lam = mix_pairs(x, 0.4)
+        assert 0.5 <= lam <= 1 and sorted(partner.tolist()) == [0, 1, 2, 3]
+        for i, j in enumerate(partner.tolist()):
+            rms_i, rms_j = x[i].pow(2).mean().sqrt(), x[j].pow(2).mean().sqrt()
+            assert torch.allclose(mixed[i], lam * x[i] + (1 - lam) * x[j] * rms_i / rms_j, atol=1e-6)
+
+
+def test_mixup_mixes_the_losses_of_the_two_label_sets(monkeypatch):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(width=0.125, age_years=True, dropout=0.0), "cpu")
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    crops = (torch.randn(6, window_samples(model.config)) * 3000).to(torch.int16)
+    y = torch.tensor([[0, 1, 1], [1, 2, 8], [0, 3, 3], [1, 0, 6], [0, 5, 5], [-1, 4, -1]])
+    nan = float("nan")
+    ages = torch.tensor([[25.0, 20, 30], [nan, 30, 40], [nan, nan, nan], [17, 5, 20], [nan, 60, 95], [45, 40, 50]])
+    partner = torch.tensor([3, 0, 5, 1, 2, 4])
+    monkeypatch.setattr(train, "mix_pairs", lambda x, alpha: (x, partner, 0.7))  # the crops themselves, unmixed
+    tasks = ["gender", "age", "age_gender"]
+
+    def loss(y, ages, mixup=0.0):
+        return train_step(model, opt, crops, y, tasks, False, False, 0.1, ages, mixup=mixup)[0].item()
+
+    mixed = loss(y, ages, mixup=0.4)
+    assert mixed == pytest.approx(0.7 * loss(y, ages) + 0.3 * loss(y[partner], ages[partner]), rel=1e-5)
+    assert mixed != pytest.approx(loss(y, ages), rel=1e-3)
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
