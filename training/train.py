@@ -44,7 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
 from agegender.classifier import AgeGenderClassifier
-from agegender.config import ModelConfig, default_labels
+from agegender.config import AGE_GROUP_YEARS, ModelConfig, default_labels
 
 from .corpora import describe
 from .data import (Corpora, augment_waveforms, check_cache, loader, mix_pairs, sampling_weights, short_clips,
@@ -81,6 +81,9 @@ def parse_args(argv=None):
                     "microphone response")  # fmt: skip
     ap.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                     help="mix the crops in pairs, and their losses, weights from Beta(ALPHA, ALPHA); 0: off")
+    ap.add_argument("--ordinal", type=float, default=0.0, metavar="SIGMA",
+                    help="age-group targets spread over neighbouring groups (a Gaussian SIGMA groups wide, centred "
+                    "within the group by the exact age where known); 0: one-hot")  # fmt: skip
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
@@ -137,18 +140,53 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
-def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: float) -> torch.Tensor:
+def multitask_loss(logits: dict, y: torch.Tensor, tasks: list[str], smoothing: float,
+                   soft: dict | None = None) -> torch.Tensor:  # fmt: skip
     """Mean over tasks of cross-entropy, skipping clips without a label for a task (target -1).
 
+    `soft` maps a task to (batch, classes) target distributions that replace its one-hot targets.
     Written without data-dependent branches so that it never waits for the GPU.
     """
     total, present = 0.0, 0.0
     for j, t in enumerate(tasks):
-        n = (y[:, j] >= 0).sum()
-        ce = F.cross_entropy(logits[t].float(), y[:, j], ignore_index=-1, label_smoothing=smoothing, reduction="sum")
+        labelled = y[:, j] >= 0
+        n = labelled.sum()
+        if soft and t in soft:
+            target = (1 - smoothing) * soft[t] + smoothing / soft[t].shape[1]
+            ce = -((target * F.log_softmax(logits[t].float(), dim=1)).sum(1) * labelled).sum()
+        else:
+            ce = F.cross_entropy(logits[t].float(), y[:, j], ignore_index=-1, label_smoothing=smoothing, reduction="sum")
         total = total + ce / n.clamp_min(1)
         present = present + (n > 0).float()
     return total / torch.as_tensor(present).clamp_min(1)
+
+
+def ordinal_targets(y: torch.Tensor, ages: torch.Tensor, labels: dict[str, list[str]], sigma: float) -> dict:
+    """Soft targets for the age-group tasks that respect the groups' order: a Gaussian of width `sigma` (in
+    groups) over the group axis, centred on the clip's group, or, where its age in years is known, on its
+    place within the group (log-years, from -0.5 at the group's start to +0.5 at its end). The joint task
+    keeps the clip's gender and spreads its age alike. Rows of clips without a label are meaningless."""
+    groups = labels.get("age") or list(dict.fromkeys(name.split("-", 1)[1] for name in labels["age_gender"]))
+    low, high = (torch.tensor([math.log(AGE_GROUP_YEARS[g][k]) for g in groups], device=y.device) for k in (0, 1))
+    axis = torch.arange(len(groups), device=y.device, dtype=torch.float32)
+
+    def spread(group: torch.Tensor) -> torch.Tensor:
+        group = group.clamp_min(0)
+        within = (ages[:, 0].log() - low[group]) / (high[group] - low[group]) - 0.5
+        place = group + torch.nan_to_num(within, 0.0).clamp(-0.5, 0.5)
+        return torch.softmax(-((axis - place[:, None]) ** 2) / (2 * sigma**2), dim=1)
+
+    tasks, soft = list(labels), {}
+    if "age" in labels:
+        soft["age"] = spread(y[:, tasks.index("age")])
+    if "age_gender" in labels:
+        names = [name.split("-", 1) for name in labels["age_gender"]]
+        gender_of = torch.tensor([[g for g, _ in names].index(g) for g, _ in names], device=y.device)
+        group_of = torch.tensor([groups.index(a) for _, a in names], device=y.device)
+        joint = y[:, tasks.index("age_gender")].clamp_min(0)
+        same_gender = (gender_of[None, :] == gender_of[joint][:, None]).float()
+        soft["age_gender"] = same_gender * spread(group_of[joint])[:, group_of]
+    return soft
 
 
 def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -169,10 +207,11 @@ def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
                smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None,
-               short: float = 0.0, room: float = 0.0, mixup: float = 0.0):  # fmt: skip
+               short: float = 0.0, room: float = 0.0, mixup: float = 0.0, ordinal: float = 0.0):  # fmt: skip
     """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network
     (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`). With `mixup` (a Beta
-    parameter) the crops are mixed in pairs and so are their losses."""
+    parameter) the crops are mixed in pairs and so are their losses; with `ordinal` (a width in groups) the
+    age-group targets are `ordinal_targets`."""
     device = model.device
     x = crops.to(device, non_blocking=True).float().div_(32767)
     y = y.to(device, non_blocking=True)
@@ -192,7 +231,10 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
         output = (model if net is None else net)(spec)
 
     def loss_for(y, ages):
-        loss = multitask_loss(output.logits, y, tasks, smoothing)
+        soft = None
+        if ordinal and ages is not None:
+            soft = ordinal_targets(y, ages, {t: model.config.labels[t] for t in tasks}, ordinal)
+        loss = multitask_loss(output.logits, y, tasks, smoothing, soft)
         if output.age_years is not None and ages is not None:
             loss = loss + age_weight * age_loss(output.age_years, ages)
         return loss
@@ -364,7 +406,7 @@ def train(args, argv: list[str] | None = None) -> dict:
             wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
                                          ages, args.age_weight, net, args.short_clips, args.room,
-                                         args.mixup)  # fmt: skip
+                                         args.mixup, args.ordinal)  # fmt: skip
             sched.step()
             if ema is not None:
                 ema.update_parameters(model.net)

@@ -20,7 +20,7 @@ from training.data import (
     mix_pairs,
     reverberate,
 )
-from training.train import age_loss, build_model, ema_update, train_step
+from training.train import age_loss, build_model, ema_update, multitask_loss, ordinal_targets, train_step
 
 
 def make_corpus(root, clip_maker, n, with_years):
@@ -65,11 +65,11 @@ def test_corpora_tag_items_and_keep_each_split(two_caches):
 def test_train_and_evaluate_on_two_corpora(two_caches, tmp_path):
     out = tmp_path / "model"
     train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
-                "--device", "cpu", "--lr", "1e-3", "--room", "0.5", "--mixup", "0.4"])  # fmt: skip
+                "--device", "cpu", "--lr", "1e-3", "--room", "0.5", "--mixup", "0.4", "--ordinal", "0.5"])  # fmt: skip
     config = json.loads((out / "config.json").read_text())
     assert config["age_years"] is True and "gender_bias_by_age" in config
     args = json.loads((out / "train_args.json").read_text())
-    assert args["room"] == 0.5 and args["mixup"] == 0.4
+    assert args["room"] == 0.5 and args["mixup"] == 0.4 and args["ordinal"] == 0.5
     assert (out / "gender_bias.json").is_file()
     evaluate.main(["--model", str(out), "--data", *two_caches, "--split", "train", "--by-length"])
     metrics = json.loads((out / "metrics.json").read_text())
@@ -121,6 +121,28 @@ def test_age_loss_uses_years_or_the_group_interval():
     exact = age_loss(age[0:1], torch.tensor([[30.0, 30.0, 40.0]]))  # Laplace NLL, scale 1: |0| / 1 + 0
     assert exact.item() == pytest.approx(0.0, abs=1e-6)
     assert age_loss(age[3:4], torch.tensor([[nan, nan, nan]])).item() == 0  # no age at all: no loss
+
+
+def test_ordinal_targets_spread_over_the_neighbouring_groups_and_follow_the_exact_age():
+    labels = ModelConfig().labels  # groups teens..sixties; joint classes female-* then male-*
+    nan = float("nan")
+    y = torch.tensor([[0, 1, 1], [1, 1, 7], [1, 5, 11]])  # twenties (group only); male aged 29; male aged 80
+    ages = torch.tensor([[nan, 20, 30], [29, 20, 30], [80, 60, 95]])
+    soft = ordinal_targets(y, ages, labels, sigma=0.5)
+    age = soft["age"]
+    assert torch.allclose(age.sum(1), torch.ones(3))
+    assert age[0].argmax() == 1 and age[0, 0] == pytest.approx(age[0, 2].item())  # symmetric about its group
+    assert age[1].argmax() == 1 and age[1, 2] > 3 * age[1, 0] and age[1, 2] > 2 * age[0, 2]  # 29 leans to thirties
+    assert age[2].argmax() == 5 and age[2, :4].sum() < 0.01
+    joint = soft["age_gender"].view(3, 2, 6)  # (clip, gender, group)
+    assert torch.equal(joint[0, 1], torch.zeros(6)) and torch.allclose(joint[0, 0], age[0])
+    assert torch.equal(joint[1, 0], torch.zeros(6)) and torch.allclose(joint[1, 1], age[1])
+    # a very narrow spread is the one-hot target: the same loss as plain cross-entropy
+    logits = {t: torch.randn(3, len(names)) for t, names in labels.items()}
+    narrow = ordinal_targets(y, torch.full_like(ages, nan), labels, sigma=0.01)
+    plain = multitask_loss(logits, y, list(labels), 0.1)
+    assert multitask_loss(logits, y, list(labels), 0.1, narrow).item() == pytest.approx(plain.item(), rel=1e-5)
+    assert multitask_loss(logits, y, list(labels), 0.1, soft).item() != pytest.approx(plain.item(), rel=1e-3)
 
 
 def test_band_limit_removes_high_frequencies_from_the_chosen_clips():
