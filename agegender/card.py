@@ -176,6 +176,10 @@ def model_card(model_dir: str | Path | None = None, repo_id: str = "USER/agegend
               "weights the one before saved):" if first else "The exact command that trained this model:", "",
               "```", *first, args.get("command") or "(not recorded)", *(r["command"] for r in args.get("resumed", [])),
               "```", ""]  # fmt: skip
+        teacher = args.get("teacher_commands")
+        if teacher:
+            L += [f"It learned from the outputs of a teacher model (`--distil {args.get('distil')}`) beside the labels. "
+                  "The teacher was trained by:", "", "```", *teacher, "```", ""]  # fmt: skip
         log = d / "log.csv"
         if log.is_file():
             rows = list(csv.DictReader(open(log)))

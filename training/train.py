@@ -84,6 +84,11 @@ def parse_args(argv=None):
     ap.add_argument("--ordinal", type=float, default=0.0, metavar="SIGMA",
                     help="age-group targets spread over neighbouring groups (a Gaussian SIGMA groups wide, centred "
                     "within the group by the exact age where known); 0: one-hot")  # fmt: skip
+    ap.add_argument("--distil", default=None, metavar="MODEL",
+                    help="a trained model (directory or Hub id) whose outputs on each augmented crop are soft "
+                    "targets beside the labels (knowledge distillation)")  # fmt: skip
+    ap.add_argument("--distil-weight", type=float, default=0.5, help="share of the class loss given to the teacher")
+    ap.add_argument("--distil-temperature", type=float, default=2.0, help="softmax temperature of the distillation")
     ap.add_argument("--no-age-years", action="store_true", help="no age-in-years head")
     ap.add_argument("--age-weight", type=float, default=1.0, help="weight of the age-in-years loss")
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
@@ -189,6 +194,17 @@ def ordinal_targets(y: torch.Tensor, ages: torch.Tensor, labels: dict[str, list[
     return soft
 
 
+def distillation_loss(student: dict, teacher: dict, tasks: list[str], temperature: float) -> torch.Tensor:
+    """Mean over tasks of KL(teacher || student) between the softened distributions, times temperature^2 (so
+    that its gradients keep their size whatever the temperature), over every clip, labelled or not."""
+    total = 0.0
+    for t in tasks:
+        target = F.log_softmax(teacher[t].float() / temperature, dim=1)
+        total = total + F.kl_div(F.log_softmax(student[t].float() / temperature, dim=1), target,
+                                 log_target=True, reduction="batchmean")  # fmt: skip
+    return total * temperature**2 / len(tasks)
+
+
 def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Age-in-years loss over log-years: Laplace negative log-likelihood where the exact age is known,
     else the distance from the age group's [low, high) (zero inside it). Clips with neither are skipped.
@@ -207,11 +223,13 @@ def age_loss(age: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str], amp: bool, augment: bool,
                smoothing: float, ages: torch.Tensor | None = None, age_weight: float = 1.0, net=None,
-               short: float = 0.0, room: float = 0.0, mixup: float = 0.0, ordinal: float = 0.0):  # fmt: skip
+               short: float = 0.0, room: float = 0.0, mixup: float = 0.0, ordinal: float = 0.0,
+               teacher: nn.Module | None = None, distil: tuple[float, float] = (0.5, 2.0)):  # fmt: skip
     """One optimiser step on a batch of int16 crops: augmentation and log-mel on the device, then the network
     (`net`, e.g. `model.net` wrapped in DistributedDataParallel, else `model`). With `mixup` (a Beta
     parameter) the crops are mixed in pairs and so are their losses; with `ordinal` (a width in groups) the
-    age-group targets are `ordinal_targets`."""
+    age-group targets are `ordinal_targets`. With a `teacher` network, the class loss is (1 - w) x the labels'
+    + w x `distillation_loss` on the same input, for `distil` = (w, temperature)."""
     device = model.device
     x = crops.to(device, non_blocking=True).float().div_(32767)
     y = y.to(device, non_blocking=True)
@@ -229,12 +247,16 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         output = (model if net is None else net)(spec)
+        with torch.no_grad():
+            taught = teacher(spec).logits if teacher is not None else None
 
     def loss_for(y, ages):
         soft = None
         if ordinal and ages is not None:
             soft = ordinal_targets(y, ages, {t: model.config.labels[t] for t in tasks}, ordinal)
         loss = multitask_loss(output.logits, y, tasks, smoothing, soft)
+        if taught is not None:
+            loss = (1 - distil[0]) * loss + distil[0] * distillation_loss(output.logits, taught, tasks, distil[1])
         if output.age_years is not None and ages is not None:
             loss = loss + age_weight * age_loss(output.age_years, ages)
         return loss
@@ -271,6 +293,18 @@ def build_model(config: ModelConfig, device: torch.device | str) -> AgeGenderCla
     model = AgeGenderClassifier(config).to(device)
     model.net.to(memory_format=torch.channels_last)
     return model
+
+
+def load_teacher(source: str, config: ModelConfig, device: torch.device) -> nn.Module:
+    """The network of a trained model, frozen, to distil from. It must hear the same spectrogram and name the
+    same classes as the model being trained."""
+    teacher = AgeGenderClassifier.from_pretrained(source)
+    front_end = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "f_min", "f_max", "window_frames")
+    differs = any(getattr(teacher.config, k) != getattr(config, k) for k in front_end)
+    if differs or teacher.config.labels != config.labels:
+        raise SystemExit(f"--distil {source}: its tasks, labels or spectrogram differ from this run's")
+    net = teacher.net.to(device).eval().requires_grad_(False)
+    return net.to(memory_format=torch.channels_last)
 
 
 def with_weights(model: AgeGenderClassifier, net: nn.Module) -> AgeGenderClassifier:
@@ -350,6 +384,7 @@ def train(args, argv: list[str] | None = None) -> dict:
         config = replace(start.config, dropout=args.dropout, gender_bias=0.0, gender_bias_by_age={})  # recalibrated
         args.width, args.variant = config.width, config.variant  # so that the record says what was trained
     check_cache(cache, config)
+    teacher = load_teacher(args.distil, config, device) if args.distil else None
     model = build_model(config, device)
     if start is not None:
         model.net.load_state_dict(start.net.state_dict())
@@ -382,6 +417,8 @@ def train(args, argv: list[str] | None = None) -> dict:
               "corpora": {c: describe(c) for c in cache.corpora}}  # fmt: skip
     if start is not None:
         record["init_commands"] = commands_that_made(args.init)
+    if teacher is not None:
+        record["teacher_commands"] = commands_that_made(args.distil)
     if args.resume and (out / "train_args.json").is_file():  # keep the run's own command; list each resume
         first = json.loads((out / "train_args.json").read_text())
         record = {**first, "resumed": [*first.get("resumed", []), {"after_epoch": start_epoch - 1, "command": command}]}
@@ -406,7 +443,8 @@ def train(args, argv: list[str] | None = None) -> dict:
             wait += time.time() - t_wait  # time blocked on the loader
             loss, output, y = train_step(model, opt, crops, y, tasks, amp, not args.no_augment, args.label_smoothing,
                                          ages, args.age_weight, net, args.short_clips, args.room,
-                                         args.mixup, args.ordinal)  # fmt: skip
+                                         args.mixup, args.ordinal, teacher,
+                                         (args.distil_weight, args.distil_temperature))  # fmt: skip
             sched.step()
             if ema is not None:
                 ema.update_parameters(model.net)

@@ -20,7 +20,15 @@ from training.data import (
     mix_pairs,
     reverberate,
 )
-from training.train import age_loss, build_model, ema_update, multitask_loss, ordinal_targets, train_step
+from training.train import (
+    age_loss,
+    build_model,
+    distillation_loss,
+    ema_update,
+    multitask_loss,
+    ordinal_targets,
+    train_step,
+)
 
 
 def make_corpus(root, clip_maker, n, with_years):
@@ -221,6 +229,54 @@ def test_mixup_mixes_the_losses_of_the_two_label_sets(monkeypatch):
     mixed = loss(y, ages, mixup=0.4)
     assert mixed == pytest.approx(0.7 * loss(y, ages) + 0.3 * loss(y[partner], ages[partner]), rel=1e-5)
     assert mixed != pytest.approx(loss(y, ages), rel=1e-3)
+
+
+def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagreement():
+    torch.manual_seed(0)
+    tasks = ["gender", "age"]
+    teacher = {"gender": torch.randn(5, 2), "age": torch.randn(5, 6)}
+    assert distillation_loss(teacher, teacher, tasks, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    near = {t: v + 0.1 * torch.randn_like(v) for t, v in teacher.items()}
+    far = {t: -v for t, v in teacher.items()}
+    assert 0 < distillation_loss(near, teacher, tasks, 2.0) < distillation_loss(far, teacher, tasks, 2.0)
+    # KL(p || q) at temperature 1, by hand, for one task
+    p, q = teacher["age"].softmax(1), far["age"].softmax(1)
+    by_hand = (p * (p.log() - q.log())).sum(1).mean()
+    assert distillation_loss(far, teacher, ["age"], 1.0).item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_distillation_mixes_the_teachers_loss_into_the_class_loss():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(width=0.125, age_years=True, dropout=0.0), "cpu").eval()
+    teacher = build_model(ModelConfig(width=0.125, age_years=True, dropout=0.0), "cpu").net.eval()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    crops = (torch.randn(4, window_samples(model.config)) * 3000).to(torch.int16)
+    y = torch.tensor([[0, 1, 1], [1, 2, 8], [0, 3, 3], [-1, 4, -1]])
+    ages = torch.tensor([[25.0, 20, 30], [35, 30, 40], [45, 40, 50], [55, 50, 60]])
+    tasks = ["gender", "age", "age_gender"]
+    spec = model.features(crops.float() / 32767)
+    with torch.no_grad():
+        out, taught = model(spec), teacher(spec).logits
+    plain = multitask_loss(out.logits, y, tasks, 0.1).item()
+    years = age_loss(out.age_years, ages).item()
+    kd = distillation_loss(out.logits, taught, tasks, 2.0).item()
+    loss = train_step(model, opt, crops, y, tasks, False, False, 0.1, ages, teacher=teacher, distil=(0.3, 2.0))[0]
+    assert loss.item() == pytest.approx(0.7 * plain + 0.3 * kd + years, rel=1e-5)
+    assert kd > 0 and loss.item() != pytest.approx(plain + years, rel=1e-3)
+
+
+def test_distil_trains_from_a_teacher_and_records_its_commands(two_caches, tmp_path):
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    common = ["--data", *two_caches, "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--width", "0.125"]
+    train.main([*common, "--out", str(teacher)])
+    train.main([*common, "--out", str(student), "--width", "0.25", "--distil", str(teacher), "--distil-weight", "0.8"])
+    record = json.loads((student / "train_args.json").read_text())
+    assert record["distil_weight"] == 0.8 and AgeGenderClassifier.from_pretrained(student).config.width == 0.25
+    assert record["teacher_commands"] == [json.loads((teacher / "train_args.json").read_text())["command"]]
+    card = push.model_card(student, repo_id="someone/agegender-test")
+    assert card.index(record["command"]) < card.index(record["teacher_commands"][0])
+    with pytest.raises(SystemExit, match="tasks, labels or spectrogram differ"):
+        train.main([*common, "--out", str(tmp_path / "other"), "--tasks", "gender", "--distil", str(teacher)])
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
