@@ -178,8 +178,9 @@ def model_card(model_dir: str | Path | None = None, repo_id: str = "USER/agegend
               "```", ""]  # fmt: skip
         teacher = args.get("teacher_commands")
         if teacher:
-            L += [f"It learned from the outputs of a teacher model (`--distil {args.get('distil')}`) beside the labels. "
-                  "The teacher was trained by:", "", "```", *teacher, "```", ""]  # fmt: skip
+            L += [f"It learned from a teacher model's outputs beside the labels (`--distil {args.get('distil')}`). The "
+                  "teacher was trained first, by the commands below; to reproduce, run them and give their output "
+                  "directory to `--distil`:", "", "```", *teacher, "```", ""]  # fmt: skip
         log = d / "log.csv"
         if log.is_file():
             rows = list(csv.DictReader(open(log)))
