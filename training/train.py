@@ -247,8 +247,11 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
             spec = spec_augment(spec)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         output = (model if net is None else net)(spec)
-        with torch.no_grad():
-            taught = teacher(spec).logits if teacher is not None else None
+        if teacher is not None:
+            with torch.no_grad():
+                teacher_logits = teacher(spec).logits
+    # the teacher's loss is the same for both label sets of a mixed pair: computed once
+    taught = distillation_loss(output.logits, teacher_logits, tasks, distil[1]) if teacher is not None else None
 
     def loss_for(y, ages):
         soft = None
@@ -256,7 +259,7 @@ def train_step(model, opt, crops: torch.Tensor, y: torch.Tensor, tasks: list[str
             soft = ordinal_targets(y, ages, {t: model.config.labels[t] for t in tasks}, ordinal)
         loss = multitask_loss(output.logits, y, tasks, smoothing, soft)
         if taught is not None:
-            loss = (1 - distil[0]) * loss + distil[0] * distillation_loss(output.logits, taught, tasks, distil[1])
+            loss = (1 - distil[0]) * loss + distil[0] * taught
         if output.age_years is not None and ages is not None:
             loss = loss + age_weight * age_loss(output.age_years, ages)
         return loss
