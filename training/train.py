@@ -71,6 +71,8 @@ def parse_args(argv=None):
     ap.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = paper size)")
     ap.add_argument("--variant", default="gated", choices=["gated", "paper"])
     ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--window-frames", type=int, default=ModelConfig.window_frames,
+                    help="spectrogram frames the network hears at once (256 = 2.56 s); windows overlap by half")
     ap.add_argument("--balance", type=float, default=0.5, help="class sampling weight count**-balance (0 natural, 1 balanced)")
     ap.add_argument("--speaker-cap", type=int, default=10, help="clips per speaker beyond which its clips are down-weighted")
     ap.add_argument("--no-augment", action="store_true", help="no channel/noise/gain/SpecAugment augmentation")
@@ -378,14 +380,15 @@ def train(args, argv: list[str] | None = None) -> dict:
     say(f"split {json.dumps(sizes)}; training on {len(train_items)} clips, validating on {len(val_items)}")
 
     config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout,
-                         age_years=not args.no_age_years)  # fmt: skip
+                         age_years=not args.no_age_years, window_frames=args.window_frames,
+                         window_hop_frames=args.window_frames // 2)  # fmt: skip
     start = None
     if args.init:
         start = AgeGenderClassifier.from_pretrained(args.init)
         if start.config.labels != labels or start.config.age_years != config.age_years:
             raise SystemExit(f"--init {args.init}: its tasks, labels or age head differ from this run's")
         config = replace(start.config, dropout=args.dropout, gender_bias=0.0, gender_bias_by_age={})  # recalibrated
-        args.width, args.variant = config.width, config.variant  # so that the record says what was trained
+        args.width, args.variant, args.window_frames = config.width, config.variant, config.window_frames  # as trained
     check_cache(cache, config)
     teacher = load_teacher(args.distil, config, device) if args.distil else None
     model = build_model(config, device)

@@ -10,6 +10,7 @@ import torch
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import ModelConfig
 from agegender.features import window_samples
+from synth import voice
 from training import data, evaluate, prepare, push, train
 from training.data import (
     Corpora,
@@ -277,6 +278,17 @@ def test_distil_trains_from_a_teacher_and_records_its_commands(two_caches, tmp_p
     assert card.index(record["command"]) < card.index(record["teacher_commands"][0])
     with pytest.raises(SystemExit, match="tasks, labels or spectrogram differ"):
         train.main([*common, "--out", str(tmp_path / "other"), "--tasks", "gender", "--distil", str(teacher)])
+
+
+def test_window_frames_sets_how_much_the_network_hears_at_once(two_caches, tmp_path):
+    out = tmp_path / "short_windows"
+    train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
+                "--device", "cpu", "--window-frames", "128"])  # fmt: skip
+    model = AgeGenderClassifier.from_pretrained(out)
+    assert (model.config.window_frames, model.config.window_hop_frames) == (128, 64)
+    assert json.loads((out / "train_args.json").read_text())["window_frames"] == 128
+    windows = model.predict(voice(3.0), sample_rate=16000).windows
+    assert len(windows) > 2 and max(w.end - w.start for w in windows) == pytest.approx(1.28, abs=0.01)
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
