@@ -108,8 +108,11 @@ def parse_args(argv=None):
     ap.add_argument("--split-seed", type=int, default=None, help="seed of the speaker split when preparing a corpus")
     ap.add_argument("--resume", action="store_true", help="continue from out/state.pt")
     ap.add_argument("--init", default=None, help="start from this model's weights (directory or Hub id); "
-                    "its architecture replaces --width/--variant")  # fmt: skip
-    return ap.parse_args(argv)
+                    "its architecture replaces --width/--variant/--window-frames")  # fmt: skip
+    args = ap.parse_args(argv)
+    if args.window_frames < 64:
+        ap.error(f"--window-frames must be at least 64 (0.64 s), not {args.window_frames}")
+    return args
 
 
 def argv_is_cli() -> bool:

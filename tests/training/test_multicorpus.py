@@ -289,6 +289,8 @@ def test_window_frames_sets_how_much_the_network_hears_at_once(two_caches, tmp_p
     assert json.loads((out / "train_args.json").read_text())["window_frames"] == 128
     windows = model.predict(voice(3.0), sample_rate=16000).windows
     assert len(windows) > 2 and max(w.end - w.start for w in windows) == pytest.approx(1.28, abs=0.01)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", *two_caches, "--window-frames", "32"])
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
