@@ -14,6 +14,8 @@ from torch import nn
 
 from .config import ModelConfig
 
+MIN_INPUT_SIZE = 64  # mel bands and frames: the two FLBs leave at least one cell of each
+
 
 def conv(c_in: int, c_out: int, kernel, stride: int = 1) -> nn.Conv2d:
     """Convolution with 'same'-style padding (halving the size when stride is 2)."""
@@ -113,8 +115,8 @@ class MAMCNN(nn.Module):
         self.flb2 = FLB(c3 + 2 * cm, c1, c2, c3)
         freq_out = FLB.out_size(FLB.out_size(config.n_mels))
         time_out = FLB.out_size(FLB.out_size(config.window_frames))
-        if freq_out < 1 or time_out < 1:
-            raise ValueError("n_mels and window_frames must be at least 64")
+        if min(config.n_mels, config.window_frames) < MIN_INPUT_SIZE:
+            raise ValueError(f"n_mels and window_frames must be at least {MIN_INPUT_SIZE}")
         self.embed = nn.Sequential(
             nn.Flatten(), nn.Linear(c3 * freq_out * time_out, hidden), nn.ReLU(inplace=True),
             nn.BatchNorm1d(hidden), nn.Dropout(config.dropout),

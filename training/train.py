@@ -45,6 +45,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from agegender.classifier import AgeGenderClassifier
 from agegender.config import AGE_GROUP_YEARS, ModelConfig, default_labels
+from agegender.model import MIN_INPUT_SIZE
 
 from .corpora import describe
 from .data import (Corpora, augment_waveforms, check_cache, loader, mix_pairs, sampling_weights, short_clips,
@@ -110,8 +111,8 @@ def parse_args(argv=None):
     ap.add_argument("--init", default=None, help="start from this model's weights (directory or Hub id); "
                     "its architecture replaces --width/--variant/--window-frames")  # fmt: skip
     args = ap.parse_args(argv)
-    if args.window_frames < 64:
-        ap.error(f"--window-frames must be at least 64 (0.64 s), not {args.window_frames}")
+    if args.window_frames < MIN_INPUT_SIZE:
+        ap.error(f"--window-frames must be at least {MIN_INPUT_SIZE}, not {args.window_frames}")
     return args
 
 
