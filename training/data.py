@@ -343,9 +343,11 @@ def augment_waveforms(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, gain_db: 
 
 
 def spec_augment(spec: torch.Tensor, time_masks: int = 2, time_width: int = 25, freq_masks: int = 2,
-                 freq_width: int = 8) -> torch.Tensor:  # fmt: skip
-    """SpecAugment-style masking of (B, mels, frames) log-mel: masked cells get each example's mean."""
+                 freq_width: int | None = None) -> torch.Tensor:  # fmt: skip
+    """SpecAugment-style masking of (B, mels, frames) log-mel: masked cells get each example's mean.
+    A frequency mask is up to `freq_width` bands wide (default an eighth of them)."""
     b, m, t = spec.shape
+    freq_width = m // 8 if freq_width is None else freq_width
     fill = spec.mean(dim=(1, 2), keepdim=True)
     keep = torch.ones_like(spec, dtype=torch.bool)
     for n, width, size, axis in ((time_masks, time_width, t, 2), (freq_masks, freq_width, m, 1)):

@@ -74,6 +74,8 @@ def parse_args(argv=None):
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--window-frames", type=int, default=ModelConfig.window_frames,
                     help="spectrogram frames the network hears at once (256 = 2.56 s); windows overlap by half")
+    ap.add_argument("--n-mels", type=int, default=ModelConfig.n_mels,
+                    help="mel bands of the spectrogram (finer bands resolve more of a voice's harmonics)")
     ap.add_argument("--balance", type=float, default=0.5, help="class sampling weight count**-balance (0 natural, 1 balanced)")
     ap.add_argument("--speaker-cap", type=int, default=10, help="clips per speaker beyond which its clips are down-weighted")
     ap.add_argument("--no-augment", action="store_true", help="no channel/noise/gain/SpecAugment augmentation")
@@ -109,10 +111,11 @@ def parse_args(argv=None):
     ap.add_argument("--split-seed", type=int, default=None, help="seed of the speaker split when preparing a corpus")
     ap.add_argument("--resume", action="store_true", help="continue from out/state.pt")
     ap.add_argument("--init", default=None, help="start from this model's weights (directory or Hub id); "
-                    "its architecture replaces --width/--variant/--window-frames")  # fmt: skip
+                    "its architecture replaces --width/--variant/--window-frames/--n-mels")  # fmt: skip
     args = ap.parse_args(argv)
-    if args.window_frames < MIN_INPUT_SIZE:
-        ap.error(f"--window-frames must be at least {MIN_INPUT_SIZE}, not {args.window_frames}")
+    for flag, value in (("--window-frames", args.window_frames), ("--n-mels", args.n_mels)):
+        if value < MIN_INPUT_SIZE:
+            ap.error(f"{flag} must be at least {MIN_INPUT_SIZE}, not {value}")
     return args
 
 
@@ -385,14 +388,15 @@ def train(args, argv: list[str] | None = None) -> dict:
 
     config = ModelConfig(labels=labels, width=args.width, variant=args.variant, dropout=args.dropout,
                          age_years=not args.no_age_years, window_frames=args.window_frames,
-                         window_hop_frames=args.window_frames // 2)  # fmt: skip
+                         window_hop_frames=args.window_frames // 2, n_mels=args.n_mels)  # fmt: skip
     start = None
     if args.init:
         start = AgeGenderClassifier.from_pretrained(args.init)
         if start.config.labels != labels or start.config.age_years != config.age_years:
             raise SystemExit(f"--init {args.init}: its tasks, labels or age head differ from this run's")
         config = replace(start.config, dropout=args.dropout, gender_bias=0.0, gender_bias_by_age={})  # recalibrated
-        args.width, args.variant, args.window_frames = config.width, config.variant, config.window_frames  # as trained
+        args.width, args.variant = config.width, config.variant  # as trained
+        args.window_frames, args.n_mels = config.window_frames, config.n_mels
     check_cache(cache, config)
     teacher = load_teacher(args.distil, config, device) if args.distil else None
     model = build_model(config, device)

@@ -39,6 +39,15 @@ def test_spec_augment_masks_and_keeps_shape():
     assert y.shape == x.shape and (y != x).any()
 
 
+def test_spec_augment_frequency_masks_scale_with_the_mel_bands():
+    import torch
+
+    x = torch.arange(128.0)[None, :, None].expand(256, 128, 10).contiguous()  # every band distinct
+    y = spec_augment(x, time_masks=0, freq_masks=1)  # one mask per example, up to 128 // 8 = 16 bands wide
+    widths = (y != x).any(dim=2).sum(dim=1)
+    assert widths.max() > 8 and widths.max() <= 16
+
+
 def test_short_clips_repeat_a_short_start_as_inference_does():
     import torch
 

@@ -280,17 +280,20 @@ def test_distil_trains_from_a_teacher_and_records_its_commands(two_caches, tmp_p
         train.main([*common, "--out", str(tmp_path / "other"), "--tasks", "gender", "--distil", str(teacher)])
 
 
-def test_window_frames_sets_how_much_the_network_hears_at_once(two_caches, tmp_path):
+def test_window_frames_and_n_mels_set_what_the_network_hears(two_caches, tmp_path):
     out = tmp_path / "short_windows"
     train.main(["--data", *two_caches, "--out", str(out), "--epochs", "1", "--batch-size", "16", "--width", "0.125",
-                "--device", "cpu", "--window-frames", "128"])  # fmt: skip
+                "--device", "cpu", "--window-frames", "128", "--n-mels", "96"])  # fmt: skip
     model = AgeGenderClassifier.from_pretrained(out)
-    assert (model.config.window_frames, model.config.window_hop_frames) == (128, 64)
+    assert (model.config.window_frames, model.config.window_hop_frames, model.config.n_mels) == (128, 64, 96)
     assert json.loads((out / "train_args.json").read_text())["window_frames"] == 128
-    windows = model.predict(voice(3.0), sample_rate=16000).windows
+    prediction = model.predict(voice(3.0), sample_rate=16000)
+    assert prediction.spectrogram.shape[0] == 96 and prediction.freq_attention.shape == (96,)
+    windows = prediction.windows
     assert len(windows) > 2 and max(w.end - w.start for w in windows) == pytest.approx(1.28, abs=0.01)
-    with pytest.raises(SystemExit):
-        train.parse_args(["--data", *two_caches, "--window-frames", "32"])
+    for flag in ("--window-frames", "--n-mels"):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--data", *two_caches, flag, "32"])
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
