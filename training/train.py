@@ -55,6 +55,7 @@ from .evaluate import evaluate_items, split_sizes
 from .prepare import ensure_cache
 
 STATE = "state.pt"
+NETWORK_ARGS = ("tasks", "width", "variant", "window_frames", "n_mels", "no_age_years")  # what a resume must keep
 
 
 def parse_args(argv=None):
@@ -415,6 +416,11 @@ def train(args, argv: list[str] | None = None) -> dict:
     start_epoch, best, best_epoch, bad, rows = 1, -1.0, 0, 0, []
     if args.resume and (out / STATE).is_file():
         st = torch.load(out / STATE, map_location=device, weights_only=False)
+        saved = st["args"]
+        changed = [f"--{k.replace('_', '-')}" for k in NETWORK_ARGS if k in saved and saved[k] != vars(args)[k]]
+        if changed:
+            raise SystemExit(f"--resume: {out / STATE} was trained with other {', '.join(changed)}; "
+                             "resume with the run's own command")  # fmt: skip
         model.net.load_state_dict(st["net"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])

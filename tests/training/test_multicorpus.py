@@ -294,6 +294,10 @@ def test_window_frames_and_n_mels_set_what_the_network_hears(two_caches, tmp_pat
     for flag in ("--window-frames", "--n-mels"):
         with pytest.raises(SystemExit):
             train.parse_args(["--data", *two_caches, flag, "32"])
+    # 64 bands instead of 96 would load the same weights (both leave one frequency cell) and train on silently
+    with pytest.raises(SystemExit, match="was trained with other --n-mels; resume with the run's own command"):
+        train.main(["--data", *two_caches, "--out", str(out), "--epochs", "2", "--batch-size", "16", "--width", "0.125",
+                    "--device", "cpu", "--window-frames", "128", "--resume"])  # fmt: skip
 
 
 def test_init_starts_from_a_trained_model_and_records_its_command(two_caches, tmp_path):
