@@ -48,22 +48,30 @@ def scores(y_true, y_pred, labels: list[str]) -> dict:
     }
 
 
-def uar_interval(y_true, y_pred, speakers, n: int = 1000, level: float = 0.95, seed: int = 0) -> list[float]:
-    """A `level` interval for the UAR by resampling speakers (all their clips together) with replacement:
-    how far the figure could move on another draw of speakers as many as these."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    if not len(y_true):
-        return [float("nan"), float("nan")]
+def speaker_draws(statistic, speakers, n: int = 1000, seed: int = 0) -> np.ndarray:
+    """`statistic(clip indices)` on `n` draws of the speakers with replacement (all their clips together):
+    how far a figure could move on another draw of as many speakers."""
     _, speaker = np.unique(np.asarray(speakers), return_inverse=True)
     clips = [np.flatnonzero(speaker == s) for s in range(speaker.max() + 1)]
     rng = np.random.default_rng(seed)
-    k = max(int(y_true.max()), int(y_pred.max())) + 1
-    draws = []
-    for _ in range(n):
-        idx = np.concatenate([clips[s] for s in rng.integers(len(clips), size=len(clips))])
-        draws.append(uar_of(confusion(y_true[idx], y_pred[idx], k)))
+    return np.array([statistic(np.concatenate([clips[s] for s in rng.integers(len(clips), size=len(clips))]))
+                     for _ in range(n)])  # fmt: skip
+
+
+def percentile_interval(draws, level: float = 0.95) -> list[float]:
+    """The central `level` interval of bootstrap draws."""
     tail = (1 - level) / 2 * 100
     return [round(float(v), 4) for v in np.percentile(draws, [tail, 100 - tail])]
+
+
+def uar_interval(y_true, y_pred, speakers, n: int = 1000, level: float = 0.95, seed: int = 0) -> list[float]:
+    """A `level` interval for the UAR over draws of the speakers (`speaker_draws`)."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if not len(y_true):
+        return [float("nan"), float("nan")]
+    k = max(int(y_true.max()), int(y_pred.max())) + 1
+    draws = speaker_draws(lambda idx: uar_of(confusion(y_true[idx], y_pred[idx], k)), speakers, n, seed)
+    return percentile_interval(draws, level)
 
 
 def majority(y_train, y_true, labels: list[str]) -> dict:
