@@ -1,7 +1,8 @@
 """Classification metrics without scikit-learn: accuracy, macro-F1, UAR, per-class scores, confusion.
 
 Macro averages (F1 and UAR = balanced accuracy = mean recall) run over the classes present in the
-reference labels, so a class missing from a split does not count as a zero.
+reference labels, so a class missing from a split does not count as a zero. Intervals come from drawing
+the speakers again with replacement (`speaker_draws`), since clips of one speaker are not independent.
 """
 
 from collections import Counter
