@@ -24,6 +24,8 @@ class Cache:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        if not (self.root / META).is_file():
+            raise FileNotFoundError(f"no prepared cache at {root} (make one with python -m training.prepare)")
         self.meta = json.loads((self.root / META).read_text())
         self.items = [json.loads(line) for line in (self.root / INDEX).read_text().splitlines() if line.strip()]
         for it in self.items:

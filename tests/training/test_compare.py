@@ -54,3 +54,5 @@ def test_cli_scores_two_saved_models_and_refuses_models_with_other_classes(cache
         compare.main([str(gender_only), str(tiny_model_dir), "--data", root])
     with pytest.raises(SystemExit, match="no model directory"):
         compare.main(["./nowhere", str(tiny_model_dir), "--data", root])
+    with pytest.raises(SystemExit, match="no prepared cache at"):
+        compare.main([str(tiny_model_dir), str(tiny_model_dir), "--data", str(tmp_path / "nowhere")])
