@@ -154,8 +154,12 @@ def main(argv=None) -> None:
     page = build(demo)
     shutdown_on_sigterm(page)  # a normal stop deletes gradio's temp files (uploads included)
     logging.getLogger("app").info("ready in %.1f s (model loaded and warmed up)", time.perf_counter() - started)
-    page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, share=False,
-                css=CSS, footer_links=["api"], prevent_thread_lock=True)  # fmt: skip
+    try:
+        page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, share=False,
+                    css=CSS, footer_links=["api"], prevent_thread_lock=True)  # fmt: skip
+    except OSError as exc:  # the port is taken (often by another copy of the demo): say so, without a trace
+        parser.exit(1, f"app.py: cannot serve on {args.host}:{args.port}, is another server there? "
+                       f"Choose another port with --port N. ({exc})\n")  # fmt: skip
     demo.warm_up_server(page.local_url, EXAMPLES[0] if EXAMPLES else None)  # and once through gradio
     logging.getLogger("app").info("serving, warmed up, %.1f s after start", time.perf_counter() - started)
     page.block_thread()

@@ -104,3 +104,22 @@ def test_sigterm_deletes_every_upload(tmp_path, audio_files):
     assert not Path(uploaded).exists()
     assert not [p for p in temp.rglob("*") if p.is_file()]
     assert not [p for p in temp.iterdir() if p.is_dir() and any(p.iterdir())]  # nor folders of uploads
+
+
+def test_a_port_in_use_is_refused_in_one_line(tmp_path):
+    """Two copies of the demo on one port: the second says which port and how to choose another."""
+    import socket
+    import subprocess
+    import sys
+
+    from appserver import ROOT
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in run.stderr and "--port N" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
