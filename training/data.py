@@ -16,7 +16,7 @@ import torch
 from agegender.config import AGE_GROUP_YEARS, SAMPLE_RATE, ModelConfig, joint_label
 
 from .datasets import speaker_split
-from .prepare import AUDIO, INDEX, META
+from .prepare import AUDIO, INDEX, META, is_cache
 
 
 class Cache:
@@ -24,7 +24,7 @@ class Cache:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        if not (self.root / META).is_file():
+        if not is_cache(self.root):
             raise FileNotFoundError(f"no prepared cache at {root} (make one with python -m training.prepare)")
         self.meta = json.loads((self.root / META).read_text())
         self.items = [json.loads(line) for line in (self.root / INDEX).read_text().splitlines() if line.strip()]
